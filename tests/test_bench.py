@@ -1,0 +1,62 @@
+"""utils.bench: the CLI runs on a tiny configuration and reports both loops' identical CV.
+
+The benchmark is a tool, not a timed test: nothing here asserts a speed-up, only that the
+report is complete and that the two loops agree."""
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import REPO_ROOT
+from utils import bench
+
+ROUND = re.compile(r"^round (\d+): reference (\S+) s, project (\S+) s, ratio (\S+)x$")
+
+
+def run_bench(*args):
+    return subprocess.run([sys.executable, "-m", "utils.bench", *args], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_kfold_cli_on_a_tiny_configuration(tmp_path):
+    summary_file = tmp_path / "bench.json"
+    result = run_bench("kfold", "--synthetic", "--epochs", "2", "--folds", "3", "--rounds", "3",
+                       "--batch-size", "16", "--lr", "0.5", "--json", str(summary_file))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("data: synthetic 200 rows")
+    rounds = [ROUND.match(line) for line in lines[1:4]]
+    assert all(rounds), lines
+    assert [int(m.group(1)) for m in rounds] == [1, 2, 3]
+    assert re.match(r"^median ratio \S+x \(spread \S+x \.\. \S+x over 3 rounds\)$", lines[4])
+    assert lines[5].startswith("reference CV: train log rmse ")
+    assert lines[6].startswith("project   CV: train log rmse ")
+    diff = re.match(r"^max abs difference over all per-epoch scores: (\S+)$", lines[7])
+    assert diff and float(diff.group(1)) <= 1e-5
+
+    summary = json.loads(summary_file.read_text())
+    assert len(summary["times"]) == len(summary["ratios"]) == 3
+    for m, (t_ref, t_new), ratio in zip(rounds, summary["times"], summary["ratios"]):
+        assert ratio == pytest.approx(t_ref / t_new)
+        assert (m.group(2), m.group(3), m.group(4)) == (f"{t_ref:.3f}", f"{t_new:.3f}",
+                                                        f"{ratio:.2f}")
+    assert summary["median_ratio"] == pytest.approx(np.median(summary["ratios"]))
+    assert summary["max_abs_difference"] <= 1e-5
+    np.testing.assert_allclose(summary["project_cv"], summary["reference_cv"], atol=1e-5)
+    assert summary["config"]["num_epochs"] == 2 and summary["config"]["k"] == 3
+
+
+def test_kfold_cli_rejects_a_bad_configuration(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["kfold", "--synthetic", "--folds", "1"])
+    assert exit_info.value.code == 2 and "--folds >= 2" in capsys.readouterr().err
+
+
+def test_max_abs_difference_and_cv_summary():
+    a = [([3.0, 2.0], [4.0, 2.5]), ([3.0, 1.0], [4.0, 1.5])]
+    b = [([3.0, 2.0], [4.0, 2.5]), ([3.0, 1.0], [4.0, 1.25])]
+    assert bench.max_abs_difference(a, b) == 0.25
+    assert bench.cv_summary(a) == (1.5, 2.0)

@@ -1,0 +1,122 @@
+"""The real notebooks: stored clean, and executed headless through the runner once per session.
+
+`headless_run` is shared with test_e2e_jupyterlab.py (which compares what JupyterLab renders
+with what the headless run produced), so a full test session runs the notebooks only once.
+"""
+import json
+import math
+import time
+
+import nbformat
+import pandas as pd
+import pytest
+
+from conftest import REPO_ROOT
+from utils import run
+
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+COURSE = ["01_numerical_stability", "02_kaggle_house_prices", "03_model_construction"]
+STEMS = sorted(p.stem for p in NOTEBOOK_DIR.glob("*.ipynb")) or COURSE
+IMAGE_TYPES = ("image/png", "image/svg+xml", "image/jpeg")
+
+_session = {}
+
+
+def headless_run(tmp_path_factory, house_dir):
+    """Run the runner on all notebooks into a temporary exports folder, once per session."""
+    if not _session:
+        exports = tmp_path_factory.mktemp("headless-exports")
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("KAGGLE_HOUSE_DIR", str(house_dir))
+            mp.setenv(run.EXPORTS_ENV, str(exports))
+            start = time.time()
+            results = run.run(exports_dir=exports, timeout=600, progress=False)
+        _session.update(exports=exports, results={r.stem: r for r in results},
+                        seconds=time.time() - start)
+    return _session
+
+
+def image_outputs(nb):
+    """How many figures the cells display (widget contents live in widget state, not here)."""
+    return sum(any(t in o.get("data", {}) for t in IMAGE_TYPES)
+               for c in nb.cells for o in c.get("outputs", []))
+
+
+def expected_error(cell):
+    """The class named by a `# expected error: X` first line, else None."""
+    match = run.EXPECTED.match(cell.source.strip().split("\n")[0])
+    return match.group(1) if match else None
+
+
+@pytest.fixture(scope="session")
+def headless(tmp_path_factory, house_dir):
+    return headless_run(tmp_path_factory, house_dir)
+
+
+@pytest.fixture(params=STEMS)
+def executed(request, headless):
+    """(stem, executed notebook, its export folder) of a notebook that ran successfully."""
+    stem = request.param
+    result = headless["results"][stem]
+    assert result.ok, f"{stem} failed under the runner: {result.error}"
+    folder = headless["exports"] / stem
+    return stem, nbformat.read(folder / f"{stem}.ipynb", as_version=4), folder
+
+
+def test_the_course_notebooks_are_there():
+    assert set(COURSE) <= set(STEMS), f"missing: {sorted(set(COURSE) - set(STEMS))}"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_stored_notebook_has_no_outputs(stem):
+    nb = nbformat.read(NOTEBOOK_DIR / f"{stem}.ipynb", as_version=4)
+    dirty = [i for i, c in enumerate(nb.cells, 1)
+             if c.cell_type == "code" and (c.outputs or c.execution_count is not None)]
+    assert not dirty, f"{stem}: cells {dirty} carry outputs or execution counts; clear them"
+    assert "widgets" not in nb.metadata, f"{stem}: stored widget state; clear it"
+    assert nb.metadata.kernelspec.name == "python3"
+
+
+def test_every_figure_exported_as_png_and_svg(executed):
+    stem, nb, folder = executed
+    figures = json.loads((folder / "figures.json").read_text())
+    assert figures, f"{stem} exported no figures"
+    for fig in figures:
+        assert fig["caption"].strip(), f"{stem}/{fig['name']} has no caption"
+        assert (folder / fig["png"]).read_bytes().startswith(b"\x89PNG"), fig["png"]
+        assert "<svg" in (folder / fig["svg"]).read_text()[:2000], fig["svg"]
+    shown = image_outputs(nb)
+    assert shown == len(figures), f"{stem} displays {shown} figures but exported {len(figures)}: " \
+        "each exported figure should be shown once"
+
+
+def test_error_demos_raised_what_they_declare(executed):
+    stem, nb, _ = executed
+    for n, cell in enumerate(nb.cells, 1):
+        if cell.cell_type != "code":
+            continue
+        errors = [o.ename for o in cell.outputs if o.output_type == "error"]
+        if "raises-exception" in cell.metadata.get("tags", []):
+            assert errors == [expected_error(cell)], f"{stem} cell {n}: {errors}"
+        else:
+            assert not errors, f"{stem} cell {n} raised {errors}"
+        assert cell.execution_count is not None, f"{stem} cell {n} did not run"
+
+
+def test_submission_has_a_price_for_every_test_house(headless):
+    if "02_kaggle_house_prices" not in headless["results"]:
+        pytest.fail("02_kaggle_house_prices.ipynb is missing")
+    path = headless["exports"] / "submission.csv"
+    assert path.exists(), "the house-price notebook wrote no exports/<stem>/submission.csv"
+    sub = pd.read_csv(path)
+    assert list(sub.columns) == ["Id", "SalePrice"]
+    assert len(sub) == 1459 and sub["Id"].tolist() == list(range(1461, 2920))
+    assert all(math.isfinite(p) and p > 0 for p in sub["SalePrice"])
+
+
+def test_gallery_lists_every_notebook_and_figure(headless):
+    page = (headless["exports"] / "index.html").read_text()
+    for stem, result in headless["results"].items():
+        assert f">{stem}</a></td><td>ok</td>" in page, f"{stem}: {result.error}"
+        for fig in json.loads((headless["exports"] / stem / "figures.json").read_text()):
+            assert f'src="{stem}/{fig["png"]}"' in page

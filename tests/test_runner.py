@@ -1,0 +1,175 @@
+"""The runner (utils/run.py) on tiny notebooks written here: real kernels, no MXNet work."""
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from conftest import REPO_ROOT
+from utils import run
+
+KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+
+
+def make_notebook(folder, stem, *cells):
+    """Write <folder>/<stem>.ipynb; each cell is source text or (source, [tags])."""
+    v4 = nbformat.v4
+    nb = v4.new_notebook(metadata={"kernelspec": KERNELSPEC})
+    nb.cells.append(v4.new_markdown_cell(f"# {stem}"))
+    for cell in cells:
+        source, tags = cell if isinstance(cell, tuple) else (cell, [])
+        nb.cells.append(v4.new_code_cell(source, metadata={"tags": tags} if tags else {}))
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, folder / f"{stem}.ipynb")
+
+
+def write_export(stem, name, text):
+    """Notebook code writing one file into its export folder, as utils.plot does."""
+    return ("import os, pathlib\n"
+            f"folder = pathlib.Path(os.environ['COURSE_EXPORTS_DIR']) / {stem!r}\n"
+            "folder.mkdir(parents=True, exist_ok=True)\n"
+            f"(folder / {name!r}).write_text({text})")
+
+
+def snapshot(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def cell_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    return ["".join(o.get("text", "")) for c in nb.cells for o in c.get("outputs", [])]
+
+
+@pytest.fixture
+def dirs(tmp_path, monkeypatch):
+    notebooks, exports = tmp_path / "notebooks", tmp_path / "exports"
+    monkeypatch.setenv(run.EXPORTS_ENV, str(tmp_path / "not-used"))
+    return notebooks, exports
+
+
+def run_main(notebooks, exports, *args):
+    return run.main(["--no-progress", "--notebooks-dir", str(notebooks),
+                     "--exports-dir", str(exports), *args])
+
+
+def test_exports_parameters_and_gallery(dirs):
+    notebooks, exports = dirs
+    make_notebook(
+        notebooks, "aa_plot",
+        f"import sys; sys.path.insert(0, {str(REPO_ROOT)!r})\n"
+        "from utils import plot\nplot.set_notebook('aa_plot')\nimport matplotlib.pyplot as plt",
+        ("POINTS = 3", ["parameters"]),
+        "fig, ax = plot.new_figure()\nax.plot(range(POINTS))\n"
+        "plot.save_figure(fig, 'line', caption=f'{POINTS} points <b>&')\nplt.show()",
+        write_export("aa_plot", "submission.csv", "'Id,SalePrice\\n1,2.5\\n'"),
+        "print('POINTS is', POINTS)")
+    make_notebook(notebooks, "bb_plain",
+                  "import os, sys\nprint(sys.executable)\nprint(os.getcwd())")
+
+    assert run_main(notebooks, exports, "-p", "POINTS", "5") == 0
+
+    plot_dir, plain_dir = exports / "aa_plot", exports / "bb_plain"
+    for name in ("line.png", "line.svg", "aa_plot.ipynb", "aa_plot.html", "figures.json"):
+        assert (plot_dir / name).stat().st_size > 0, name
+    assert (plain_dir / "bb_plain.html").exists() and (exports / "index.html").exists()
+    assert json.loads((plot_dir / "figures.json").read_text())[0]["caption"] == "5 points <b>&"
+    assert "POINTS is 5\n" in cell_outputs(plot_dir / "aa_plot.ipynb")
+    # the kernel is this interpreter, started in the notebook's folder
+    assert cell_outputs(plain_dir / "bb_plain.ipynb") == [
+        f"{sys.executable}\n{notebooks.resolve()}\n"]
+    # a notebook without that parameter gets no injected cell
+    assert "POINTS" not in (plain_dir / "bb_plain.ipynb").read_text()
+    assert (exports / "submission.csv").read_text() == "Id,SalePrice\n1,2.5\n"
+
+    page = (exports / "index.html").read_text()
+    assert '<a href="aa_plot/line.svg"><img src="aa_plot/line.png"' in page
+    assert "5 points &lt;b&gt;&amp;" in page and "<b>&" not in page
+    assert page.count("<td>ok</td>") == 2
+
+
+def test_failing_cell_keeps_other_exports_and_reruns_replace_whole(dirs, capsys):
+    notebooks, exports = dirs
+    make_notebook(notebooks, "may_fail",
+                  ("FAIL = False", ["parameters"]),
+                  write_export("may_fail", "result.txt", "'first'"),
+                  "x = 1",
+                  "if FAIL:\n    raise ValueError('asked to fail')",
+                  write_export("may_fail", "late.txt", "'never on failure'"))
+    make_notebook(notebooks, "steady", write_export("steady", "result.txt", "'steady'"))
+    assert run_main(notebooks, exports) == 0
+    (exports / "steady" / "stray.txt").write_text("left by an older version")
+    (exports / "may_fail" / "stray.txt").write_text("left by an older version")
+    before = snapshot(exports / "may_fail")
+
+    assert run_main(notebooks, exports, "-p", "FAIL", "True") == 1
+    err = capsys.readouterr().err
+    assert "FAILED may_fail: cell 5 raised ValueError: asked to fail" in err
+    assert snapshot(exports / "may_fail") == before  # the failed notebook's exports untouched
+    failed_copy = exports / "may_fail.failed.ipynb"
+    assert any("asked to fail" in o.get("evalue", "") for c in
+               nbformat.read(failed_copy, as_version=4).cells for o in c.get("outputs", []))
+    # the other notebook ran, and its folder was replaced as a whole
+    assert sorted(p.name for p in (exports / "steady").iterdir()) == [
+        "result.txt", "run.json", "steady.html", "steady.ipynb"]
+    assert "FAILED: cell 5 raised ValueError: asked to fail" in (exports / "index.html").read_text()
+
+    assert run_main(notebooks, exports) == 0
+    assert not (exports / "may_fail" / "stray.txt").exists()
+    assert (exports / "may_fail" / "late.txt").exists()
+    assert not failed_copy.exists()
+    assert not [p for p in exports.iterdir() if p.name.startswith(".")]  # no staging left
+
+
+def test_expected_error_cells_checked_both_ways(dirs, capsys):
+    notebooks, exports = dirs
+    make_notebook(notebooks, "good_errors",
+                  ("# expected error: ZeroDivisionError\n1 / 0", ["raises-exception"]),
+                  "print('runs on')")
+    make_notebook(notebooks, "bad_errors",
+                  ("# expected error: KeyError\n[][1]", ["raises-exception"]),
+                  ("# expected error: KeyError\n{1: 2}[1]", ["raises-exception"]),
+                  ("[][1]  # no declaration", ["raises-exception"]))
+    assert run_main(notebooks, exports, "good_errors") == 0
+    assert "runs on\n" in cell_outputs(exports / "good_errors" / "good_errors.ipynb")
+
+    assert run_main(notebooks, exports, "bad_errors") == 1
+    err = capsys.readouterr().err
+    assert "cell 2 was expected to raise KeyError but raised IndexError" in err
+    assert "cell 3 was expected to raise KeyError but ran without error" in err
+    assert "cell 4 is tagged raises-exception but its first line is not" in err
+    assert not (exports / "bad_errors").exists()
+    assert (exports / "good_errors").exists()  # untouched by a run that did not name it
+
+
+def test_bad_input_says_what_to_do(dirs, capsys):
+    notebooks, exports = dirs
+    make_notebook(notebooks, "only", ("EPOCHS = 1", ["parameters"]), "pass")
+    assert run_main(notebooks, exports, "nosuch") == 2
+    assert "no notebook 'nosuch'" in capsys.readouterr().err
+    assert run_main(notebooks, exports, "-p", "EPOCH", "3") == 2
+    assert "no selected notebook declares EPOCH" in capsys.readouterr().err
+    assert not exports.exists()  # nothing ran
+    with pytest.raises(run.RunnerError, match="no notebooks"):
+        run.find_notebooks([], notebooks / "empty")
+
+
+@pytest.mark.parametrize("text, value", [
+    ("5", 5), ("1e-3", 1e-3), ("True", True), ("None", None), ("[1, 2]", [1, 2]),
+    ("'5'", "5"), ("adam", "adam"), ("two words", "two words")])
+def test_parameter_values_are_python_literals_or_text(text, value):
+    assert run.parse_value(text) == value
+
+
+def test_exports_env_matches_plot_helpers():
+    from utils import plot
+    assert run.EXPORTS_ENV == plot.EXPORTS_ENV
+
+
+def test_module_entry_point():
+    cmd = [sys.executable, "-m", "utils"]
+    help_text = subprocess.run(cmd + ["run", "--help"], cwd=REPO_ROOT, capture_output=True,
+                               text=True, check=True).stdout
+    assert "-p NAME VALUE" in help_text
+    unknown = subprocess.run(cmd + ["frobnicate"], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert unknown.returncode == 2 and "python -m utils run --help" in unknown.stderr

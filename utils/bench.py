@@ -1,0 +1,200 @@
+"""Benchmark: the book's k-fold loop against `utils.train.k_fold` on the same configuration.
+
+    python -m utils.bench kfold                      # the book's: 5 folds x 100 epochs, batch 64,
+                                                     # Adam lr 5, wd 0, Dense(1), real data
+    python -m utils.bench kfold --epochs 2 --rounds 3 --synthetic   # a quick smoke run
+
+Both loops run in one process, alternating (reference, project) for several rounds, each from
+the same seed; the machine's load drifts, so only the per-round ratios are compared. The output
+gives every round's times, the median ratio with its spread, both cross-validation results and
+the largest difference between any two per-epoch scores of the two loops.
+
+The reference is written the way the book writes it: a DataLoader over an ArrayDataset,
+`nn.Sequential`, `gluon.Trainer.step(batch_size)` after every batch, and the log RMSE of the
+whole training and validation sets computed with NDArray ops and `asscalar()` every epoch.
+"""
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import mxnet as mx
+import numpy as np
+from mxnet import autograd, gluon, nd
+from mxnet.gluon import nn
+
+from utils import train as fast
+
+# ------------------------------------------------------------------- the book's loop (reference)
+
+square_loss = gluon.loss.L2Loss()
+
+
+def book_net(hidden=0):
+    """Dense(1) as in the book; hidden > 0 puts one ReLU layer of that width before it."""
+    net = nn.Sequential()
+    if hidden:
+        net.add(nn.Dense(hidden, activation="relu"))
+    net.add(nn.Dense(1))
+    net.initialize()
+    return net
+
+
+def book_log_rmse(net, features, labels):
+    clipped = nd.clip(net(features), 1, float("inf"))
+    return nd.sqrt(2 * square_loss(nd.log(clipped), nd.log(labels)).mean()).asscalar()
+
+
+def book_train(net, train_features, train_labels, valid_features, valid_labels,
+               num_epochs, learning_rate, weight_decay, batch_size, optimizer="adam"):
+    train_scores, valid_scores = [], []
+    batches = gluon.data.DataLoader(gluon.data.ArrayDataset(train_features, train_labels),
+                                    batch_size, shuffle=True)
+    trainer = gluon.Trainer(net.collect_params(), optimizer,
+                            {"learning_rate": learning_rate, "wd": weight_decay})
+    for _ in range(num_epochs):
+        for X, y in batches:
+            with autograd.record():
+                loss = square_loss(net(X), y)
+            loss.backward()
+            trainer.step(batch_size)
+        train_scores.append(book_log_rmse(net, train_features, train_labels))
+        valid_scores.append(book_log_rmse(net, valid_features, valid_labels))
+    return train_scores, valid_scores
+
+
+def book_k_fold_data(k, i, X, y):
+    fold_size = X.shape[0] // k
+    X_train = y_train = None
+    for j in range(k):
+        part = slice(j * fold_size, (j + 1) * fold_size)
+        if j == i:
+            X_valid, y_valid = X[part], y[part]
+        elif X_train is None:
+            X_train, y_train = X[part], y[part]
+        else:
+            X_train = nd.concat(X_train, X[part], dim=0)
+            y_train = nd.concat(y_train, y[part], dim=0)
+    return X_train, y_train, X_valid, y_valid
+
+
+def book_k_fold(k, X, y, num_epochs, learning_rate, weight_decay, batch_size,
+                optimizer="adam", hidden=0):
+    """Per-fold (train_scores, valid_scores) curves of the book's loop."""
+    return [book_train(book_net(hidden), *book_k_fold_data(k, i, X, y), num_epochs,
+                       learning_rate, weight_decay, batch_size, optimizer)
+            for i in range(k)]
+
+
+# ---------------------------------------------------------------------------- the project's loop
+
+def project_k_fold(k, X, y, num_epochs, learning_rate, weight_decay, batch_size,
+                   optimizer="adam", hidden=0):
+    result = fast.k_fold(lambda: book_net(hidden), X, y, k, num_epochs=num_epochs,
+                         learning_rate=learning_rate, weight_decay=weight_decay,
+                         batch_size=batch_size, optimizer=optimizer)
+    return [(h.train, h.valid) for h in result.folds]
+
+
+# -------------------------------------------------------------------------------------- bench
+
+def load_features(synthetic, data_dir=None, n_synthetic=200):
+    """(X, y) NDArrays of the training rows, preprocessed as the book does."""
+    from utils import data
+    if synthetic:
+        train_df, test_df = data.synthetic_house_frames(n_train=n_synthetic, n_test=20, seed=0)
+    else:
+        train_df, test_df = data.load_house_data(data_dir)
+    X_train_df, X_test_df = data.preprocess(train_df, test_df)
+    X, y, _ = data.to_ndarrays(X_train_df, train_df[data.LABEL], X_test_df)
+    return X, y
+
+
+def cv_summary(curves):
+    """Mean over folds of the final-epoch train and valid scores (the book's printout)."""
+    return (float(np.mean([train[-1] for train, _ in curves])),
+            float(np.mean([valid[-1] for _, valid in curves])))
+
+
+def max_abs_difference(curves_a, curves_b):
+    a = np.array([s for fold in curves_a for part in fold for s in part], dtype=np.float64)
+    b = np.array([s for fold in curves_b for part in fold for s in part], dtype=np.float64)
+    return float(np.max(np.abs(a - b)))
+
+
+def timed(function, seed, **config):
+    fast.seed_everything(seed)
+    start = time.perf_counter()
+    curves = function(**config)
+    return time.perf_counter() - start, curves
+
+
+def bench_kfold(X, y, *, rounds=3, seed=0, out=print, **config):
+    """Alternate reference and project `rounds` times; return the summary as a dict."""
+    for function in (book_k_fold, project_k_fold):  # untimed warm-up: first-call costs
+        timed(function, seed, X=X, y=y, **dict(config, num_epochs=1, k=2))
+    times = []
+    for r in range(1, rounds + 1):
+        t_ref, ref_curves = timed(book_k_fold, seed, X=X, y=y, **config)
+        t_new, new_curves = timed(project_k_fold, seed, X=X, y=y, **config)
+        times.append((t_ref, t_new))
+        out(f"round {r}: reference {t_ref:.3f} s, project {t_new:.3f} s, "
+            f"ratio {t_ref / t_new:.2f}x")
+    ratios = [a / b for a, b in times]
+    (ref_train, ref_valid), (new_train, new_valid) = cv_summary(ref_curves), cv_summary(new_curves)
+    diff = max_abs_difference(ref_curves, new_curves)
+    out(f"median ratio {statistics.median(ratios):.2f}x "
+        f"(spread {min(ratios):.2f}x .. {max(ratios):.2f}x over {rounds} rounds)")
+    out(f"reference CV: train log rmse {ref_train:.6f}, valid log rmse {ref_valid:.6f}")
+    out(f"project   CV: train log rmse {new_train:.6f}, valid log rmse {new_valid:.6f}")
+    out(f"max abs difference over all per-epoch scores: {diff:.3g}")
+    return {"config": config, "rounds": rounds, "times": times, "ratios": ratios,
+            "median_ratio": statistics.median(ratios),
+            "reference_cv": [ref_train, ref_valid], "project_cv": [new_train, new_valid],
+            "max_abs_difference": diff}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m utils.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    kf = sub.add_parser("kfold", help="book k-fold loop vs utils.train.k_fold")
+    kf.add_argument("--epochs", type=int, default=100)
+    kf.add_argument("--batch-size", type=int, default=64)
+    kf.add_argument("--folds", type=int, default=5)
+    kf.add_argument("--lr", type=float, default=5.0)
+    kf.add_argument("--wd", type=float, default=0.0)
+    kf.add_argument("--optimizer", choices=["sgd", "adam"], default="adam",
+                    help="the book's Trainer knows these two")
+    kf.add_argument("--hidden", type=int, default=0,
+                    help="0: the book's Dense(1); N: one ReLU layer of N units first")
+    kf.add_argument("--rounds", type=int, default=3)
+    kf.add_argument("--seed", type=int, default=0)
+    kf.add_argument("--synthetic", action="store_true",
+                    help="small fake data from utils.data (no CSVs needed)")
+    kf.add_argument("--data-dir", default=None,
+                    help="folder with the Kaggle CSVs (default: $KAGGLE_HOUSE_DIR, then data/)")
+    kf.add_argument("--json", default=None, help="also write the summary to this JSON file")
+    args = parser.parse_args(argv)
+    if args.rounds < 1 or args.epochs < 1 or args.batch_size < 1 or args.folds < 2:
+        parser.error("need --rounds >= 1, --epochs >= 1, --batch-size >= 1, --folds >= 2")
+
+    X, y = load_features(args.synthetic, args.data_dir)
+    print(f"data: {'synthetic' if args.synthetic else 'Kaggle'} {X.shape[0]} rows x "
+          f"{X.shape[1]} features; {args.folds} folds x {args.epochs} epochs, batch "
+          f"{args.batch_size}, {args.optimizer} lr {args.lr:g} wd {args.wd:g}, "
+          f"{'Dense(1)' if not args.hidden else f'Dense({args.hidden}, relu) + Dense(1)'}; "
+          f"MXNet {mx.__version__}")
+    summary = bench_kfold(X, y, rounds=args.rounds, seed=args.seed, k=args.folds,
+                          num_epochs=args.epochs, learning_rate=args.lr, weight_decay=args.wd,
+                          batch_size=args.batch_size, optimizer=args.optimizer,
+                          hidden=args.hidden)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(summary, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
