@@ -1,0 +1,455 @@
+"""House prices beyond the book: features, honest per-fold preprocessing, models, submission.
+
+The rule behind every function here: whatever is learned from data (which columns are skewed,
+clipping bounds, means and standard deviations, neighborhood medians, the categories to
+one-hot, which rows are outliers) is learned from the rows a model trains on. In k-fold
+cross-validation those are the training folds, so the validation fold stays as unseen as the
+Kaggle test set, and the k-fold score is an honest guess of the test score.
+"""
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mxnet as mx
+import numpy as np
+import pandas as pd
+from mxnet import nd
+from mxnet.gluon import nn
+
+from utils import train as training
+
+LABEL = "SalePrice"
+KAGGLE_TEST_ROWS = 1459
+
+# Quality words as numbers: the order the one-hot columns cannot express. Missing means
+# "no such thing" (no basement, no pool, ...), so it maps to 0, below the worst grade.
+QUALITY = {"Ex": 5, "Gd": 4, "TA": 3, "Fa": 2, "Po": 1}
+ORDINAL_COLUMNS = {
+    **{c: QUALITY for c in ("ExterQual", "ExterCond", "BsmtQual", "BsmtCond", "HeatingQC",
+                            "KitchenQual", "FireplaceQu", "GarageQual", "GarageCond",
+                            "PoolQC")},
+    "BsmtExposure": {"Gd": 4, "Av": 3, "Mn": 2, "No": 1},
+    "BsmtFinType1": {"GLQ": 6, "ALQ": 5, "BLQ": 4, "Rec": 3, "LwQ": 2, "Unf": 1},
+    "BsmtFinType2": {"GLQ": 6, "ALQ": 5, "BLQ": 4, "Rec": 3, "LwQ": 2, "Unf": 1},
+    "GarageFinish": {"Fin": 3, "RFn": 2, "Unf": 1},
+    "Functional": {"Typ": 7, "Min1": 6, "Min2": 5, "Mod": 4, "Maj1": 3, "Maj2": 2, "Sev": 1,
+                   "Sal": 0},
+}
+# Numbers that are really codes: a class 60 house is not "twice" a class 30 one.
+CODE_COLUMNS = ("MSSubClass", "MoSold", "YrSold")
+
+
+def _sum(frame, columns):
+    return sum(frame[c].fillna(0) for c in columns)
+
+
+def add_features(features):
+    """Row-wise engineered features: ordinal grades, totals, ages, flags, codes as categories.
+
+    Uses nothing but each row's own values, so it can run on train and test rows together
+    without leaking anything between them.
+    """
+    missing = [c for c in ("GrLivArea", "OverallQual", "YrSold", "YearBuilt", "Neighborhood")
+               if c not in features.columns]
+    if missing:
+        raise KeyError(f"add_features needs the Kaggle columns {missing}; pass the 79 "
+                       "feature columns of load_house_data()'s frames")
+    f = features.copy()
+    new = {}
+    for column, scale in ORDINAL_COLUMNS.items():
+        if column in f:
+            new[f"{column}_grade"] = f[column].map(scale).fillna(0.0)
+    basement = f["TotalBsmtSF"].fillna(0) if "TotalBsmtSF" in f else 0.0
+    floors = _sum(f, [c for c in ("1stFlrSF", "2ndFlrSF") if c in f])
+    new["TotalSF"] = basement + floors
+    new["TotalBath"] = (_sum(f, [c for c in ("FullBath", "BsmtFullBath") if c in f])
+                        + 0.5 * _sum(f, [c for c in ("HalfBath", "BsmtHalfBath") if c in f]))
+    new["TotalPorch"] = _sum(f, [c for c in ("OpenPorchSF", "EnclosedPorch", "3SsnPorch",
+                                             "ScreenPorch", "WoodDeckSF") if c in f])
+    new["Age"] = (f["YrSold"] - f["YearBuilt"]).clip(lower=0)
+    if "YearRemodAdd" in f:
+        new["YearsSinceRemodel"] = (f["YrSold"] - f["YearRemodAdd"]).clip(lower=0)
+    for flag, column in (("HasGarage", "GarageArea"), ("HasBasement", "TotalBsmtSF"),
+                         ("HasSecondFloor", "2ndFlrSF"), ("HasFireplace", "Fireplaces"),
+                         ("HasPool", "PoolArea")):
+        if column in f:
+            new[flag] = (f[column].fillna(0) > 0).astype(float)
+    new["QualityTimesLivArea"] = f["OverallQual"] * f["GrLivArea"]
+    new["QualityTimesTotalSF"] = f["OverallQual"] * new["TotalSF"]
+    new["QualitySquared"] = f["OverallQual"].astype(float) ** 2
+    for column in CODE_COLUMNS:
+        if column in f:
+            f[column] = f[column].map(lambda v: None if pd.isna(v) else f"{column}_{v}")
+    return pd.concat([f, pd.DataFrame(new, index=f.index)], axis=1)
+
+
+def outlier_mask(train_df):
+    """The two known outliers: huge living area (> 4000 sq ft) sold cheaply (< 300000)."""
+    for column in ("GrLivArea", LABEL):
+        if column not in train_df.columns:
+            raise KeyError(f"outlier_mask needs a {column} column; pass the training frame")
+    return ((train_df["GrLivArea"] > 4000) & (train_df[LABEL] < 300000)).to_numpy()
+
+
+class FoldPreprocessor:
+    """Turns raw feature rows into a float32 design matrix, with all statistics from `fit`.
+
+    Steps: (engineered features), log1p of skewed non-negative numeric columns, clipping to
+    the fitted rows' [q, 1-q] quantiles (so a model never extrapolates beyond the sizes it
+    has seen), standardization (标准化) with the fitted rows' mean and std, NaN -> 0, and
+    one-hot columns (plus a missing-value column) for the categories seen in the fitted rows;
+    an unseen category becomes all zeros.
+    """
+
+    def __init__(self, engineered=False, log_skewed=False, skew_threshold=0.75,
+                 clip_quantile=0.0):
+        if not 0.0 <= clip_quantile < 0.5:
+            raise ValueError(f"clip_quantile={clip_quantile}: use 0 (no clipping) up to < 0.5")
+        self.engineered, self.log_skewed = engineered, log_skewed
+        self.skew_threshold, self.clip_quantile = skew_threshold, clip_quantile
+        self.fitted = False
+
+    def _frame(self, features):
+        f = add_features(features) if self.engineered else features.copy()
+        if self.engineered:
+            for name, (by_neighborhood, overall) in self.neighborhood_medians.items():
+                f[name] = f["Neighborhood"].map(by_neighborhood).fillna(overall)
+            f["NeighborhoodQualityTimesLogLivArea"] = (
+                f["NeighborhoodQuality"] * np.log1p(f["GrLivArea"]))
+        return f
+
+    def fit(self, features):
+        """Learn every statistic from these rows only (the training folds)."""
+        if len(features) < 2:
+            raise ValueError("fit needs at least 2 rows to estimate means and spreads")
+        if self.engineered:
+            extended = add_features(features)
+            self.neighborhood_medians = {  # typical quality and size of each neighborhood
+                name: (extended.groupby("Neighborhood")[column].median(),
+                       extended[column].median())
+                for name, column in (("NeighborhoodQuality", "OverallQual"),
+                                     ("NeighborhoodTotalSF", "TotalSF"))}
+        f = self._frame(features)
+        self.numeric = [c for c in f.columns if pd.api.types.is_numeric_dtype(f[c])
+                        and not pd.api.types.is_bool_dtype(f[c])]
+        self.categorical = [c for c in f.columns if c not in self.numeric]
+        values = f[self.numeric].astype(np.float64)
+        self.skewed = []
+        if self.log_skewed:
+            skew = values.skew().abs()
+            self.skewed = [c for c in self.numeric
+                           if skew[c] > self.skew_threshold and values[c].min() >= 0]
+            values[self.skewed] = np.log1p(values[self.skewed])
+        q = self.clip_quantile
+        self.low = values.quantile(q) if q else None
+        self.high = values.quantile(1 - q) if q else None
+        if q:
+            values = values.clip(self.low, self.high, axis=1)
+        self.mean = values.mean()
+        std = values.std()
+        self.std = std.where(std > 0, 1.0).fillna(1.0)
+        self.categories = {c: sorted(f[c].dropna().astype(str).unique()) for c in
+                           self.categorical}
+        self.fitted = True
+        return self
+
+    def transform(self, features):
+        """The design matrix for any rows, using only what `fit` learned."""
+        if not self.fitted:
+            raise RuntimeError("call fit(training rows) before transform")
+        f = self._frame(features)
+        absent = [c for c in self.numeric + self.categorical if c not in f.columns]
+        if absent:
+            raise KeyError(f"rows lack columns the preprocessor was fitted on: {absent[:5]}")
+        values = f[self.numeric].astype(np.float64)
+        if self.skewed:
+            values[self.skewed] = np.log1p(values[self.skewed].clip(lower=0))
+        if self.clip_quantile:
+            values = values.clip(self.low, self.high, axis=1)
+        values = ((values - self.mean) / self.std).fillna(0.0)
+        columns = [values]
+        for c in self.categorical:
+            text = f[c].astype(str).where(f[c].notna())
+            onehot = {f"{c}_{v}": (text == v) for v in self.categories[c]}
+            onehot[f"{c}_nan"] = text.isna()
+            columns.append(pd.DataFrame(onehot, index=f.index))
+        return pd.concat(columns, axis=1).astype(np.float32)
+
+    def fit_transform(self, features):
+        return self.fit(features).transform(features)
+
+
+# ------------------------------------------------------------------------------- models
+# Each model has fit(X, y, seed) -> predict, where X is an NDArray design matrix, y an (n, 1)
+# NDArray of targets and predict(X) returns a numpy vector. Targets are centred first, so a
+# bias starting at 0 need not travel to log(price) ~ 12 (or price ~ 180000).
+
+def _centred(y):
+    mean = float(y.mean().asscalar())
+    return y - mean, mean
+
+
+def _predictor(net, mean):
+    return lambda X: net(X).asnumpy().ravel() + mean
+
+
+@dataclass
+class GluonRegressor:
+    """Dense(1) (linear) or a one-hidden-layer MLP with dropout (丢弃法), trained by Adam.
+
+    weight_decay (权重衰减) acts on weights only: shrinking biases does not fight overfitting.
+    batch_size=None trains full-batch (every step sees all training rows).
+    """
+    hidden: int = 0
+    dropout: float = 0.0
+    weight_decay: float = 0.0
+    num_epochs: int = 100
+    learning_rate: float = 0.01
+    batch_size: int = None
+
+    def fit(self, X, y, seed):
+        training.seed_everything(seed)
+        net = nn.Sequential()
+        if self.hidden:
+            net.add(nn.Dense(self.hidden, activation="relu"), nn.Dropout(self.dropout))
+        net.add(nn.Dense(1))
+        net.initialize(mx.init.Xavier() if self.hidden else mx.init.Uniform())
+        net(X[:1])  # materialize shapes to set wd_mult
+        for name, param in net.collect_params().items():
+            if name.endswith("bias"):
+                param.wd_mult = 0.0
+        y, mean = _centred(y)
+        training.train(net, X, y, num_epochs=self.num_epochs, learning_rate=self.learning_rate,
+                       batch_size=self.batch_size or X.shape[0],
+                       weight_decay=self.weight_decay, metric=None)
+        return _predictor(net, mean)
+
+
+@dataclass
+class Ridge:
+    """Linear model with weight decay, solved exactly instead of by many Adam steps.
+
+    Minimizes mean(0.5 * (Xw + b - y)^2) + weight_decay / 2 * |w|^2, the objective a Gluon
+    Dense(1) with L2Loss and `wd=weight_decay` on its weight (not its bias) descends, so the
+    same number means the same penalty. Setting the gradient to 0 gives
+    (A^T A / m + weight_decay I) w = A^T y / m for centred A; a Cholesky factorization
+    (mx.nd.linalg) solves it in milliseconds.
+    """
+    weight_decay: float = 0.01
+
+    def fit(self, X, y, seed=None):
+        if not self.weight_decay > 0:
+            raise ValueError("Ridge needs weight_decay > 0 (without it A^T A may be singular: "
+                             "one-hot columns of one feature sum to a constant)")
+        y, mean = _centred(y)
+        x_mean = X.mean(axis=0, keepdims=True)
+        A = X - x_mean
+        m, d = A.shape
+        system = nd.dot(A, A, transpose_a=True) / m + self.weight_decay * nd.eye(d)
+        lower = nd.linalg.potrf(system)
+        w = nd.linalg.trsm(lower, nd.dot(A, y, transpose_a=True) / m)
+        w = nd.linalg.trsm(lower, w, transpose=True)
+        return _predictor(_dense_with(w, x_mean), mean)
+
+
+def _dense_with(w, x_mean):
+    """A Gluon Dense(1) computing (x - x_mean) . w, so it predicts from raw design rows."""
+    net = nn.Dense(1, in_units=w.shape[0])
+    net.initialize()
+    net.weight.set_data(w.reshape((1, -1)))
+    net.bias.set_data(-nd.dot(x_mean, w).reshape((1,)))
+    return net
+
+
+@dataclass
+class Lasso:
+    """Linear model with an L1 penalty alpha*|w|_1 on the mean squared error / 2.
+
+    L1 sets many weights exactly to 0: with ~400 mostly one-hot columns and ~1200 rows it
+    keeps the useful ones. Solved by proximal gradient with Nesterov momentum (FISTA) on
+    the Gram matrix, in MXNet; the result is a Gluon Dense(1) with those weights.
+    """
+    alpha: float = 0.0007
+    num_steps: int = 500
+
+    def fit(self, X, y, seed=None):
+        y, mean = _centred(y)
+        x_mean = X.mean(axis=0, keepdims=True)
+        A = X - x_mean
+        m = A.shape[0]
+        gram = nd.dot(A, A, transpose_a=True) / m
+        corr = nd.dot(A, y, transpose_a=True) / m
+        step = 1.0 / _largest_eigenvalue(gram)
+        w = nd.zeros_like(corr)
+        z, t = w, 1.0
+        for _ in range(self.num_steps):
+            moved = z - step * (nd.dot(gram, z) - corr)
+            w_next = nd.sign(moved) * nd.relu(nd.abs(moved) - step * self.alpha)
+            t_next = (1 + np.sqrt(1 + 4 * t * t)) / 2
+            z = w_next + ((t - 1) / t_next) * (w_next - w)
+            w, t = w_next, t_next
+        self.weights = w.asnumpy().ravel()  # to count the columns L1 kept
+        return _predictor(_dense_with(w, x_mean), mean)
+
+
+def _largest_eigenvalue(gram, iterations=100):
+    """Power iteration: the gradient step 1/L that keeps proximal gradient stable."""
+    v = nd.ones((gram.shape[0], 1)) / np.sqrt(gram.shape[0])
+    for _ in range(iterations):
+        v = nd.dot(gram, v)
+        v = v / nd.norm(v)
+    return float(nd.dot(v, nd.dot(gram, v), transpose_a=True).asscalar()) * 1.01
+
+
+@dataclass
+class Average:
+    """Weighted average of several models' predictions (of log prices: a geometric mean).
+
+    `seeds` copies of a stochastic model (different initializations and dropout masks) are
+    averaged first; different models (linear plus MLP) err differently, so averaging helps.
+    """
+    members: list  # of (weight, model, number of seeds)
+
+    def fit(self, X, y, seed):
+        total = sum(w for w, _, _ in self.members)
+        predictors = []
+        for weight, model, n_seeds in self.members:
+            fits = [model.fit(X, y, seed + s) for s in range(n_seeds)]
+            predictors.append((weight / total, fits))
+        return lambda Xv: sum(w * np.mean([p(Xv) for p in fits], axis=0)
+                              for w, fits in predictors)
+
+
+# ------------------------------------------------------------------------------ recipes
+
+@dataclass
+class Recipe:
+    """Everything that turns the raw frames into predictions; k-fold scores a whole recipe."""
+    model: object
+    log_target: bool = True
+    engineered: bool = False
+    log_skewed: bool = False
+    clip_quantile: float = 0.0
+    stats_from: str = "fold"  # "fold": training rows only; "all": train+test rows (the book)
+    drop_outliers: bool = False
+    name: str = ""
+
+    def preprocessor(self):
+        return FoldPreprocessor(self.engineered, self.log_skewed, clip_quantile=self.clip_quantile)
+
+
+def _features(df):
+    return df.drop(columns=[c for c in ("Id", LABEL) if c in df.columns])
+
+
+def _fit_and_predict(recipe, train_rows, predict_rows, all_features, seed):
+    """Fit the recipe on train_rows (a frame with SalePrice), predict prices for predict_rows."""
+    if recipe.stats_from not in ("fold", "all"):
+        raise ValueError(f"stats_from={recipe.stats_from!r}; use 'fold' or 'all'")
+    if recipe.drop_outliers:
+        train_rows = train_rows[~outlier_mask(train_rows)]
+    prep = recipe.preprocessor()
+    prep.fit(all_features if recipe.stats_from == "all" else _features(train_rows))
+    X = nd.array(prep.transform(_features(train_rows)).to_numpy())
+    X_new = nd.array(prep.transform(_features(predict_rows)).to_numpy())
+    prices = train_rows[LABEL].to_numpy(np.float64)
+    target = np.log(prices) if recipe.log_target else prices
+    predict = recipe.model.fit(X, nd.array(target.reshape(-1, 1)), seed)
+    out = predict(X_new).astype(np.float64)
+    return np.exp(out) if recipe.log_target else out
+
+
+@dataclass
+class CVResult:
+    """Per-fold validation log RMSE of one recipe for one seed, and out-of-fold predictions."""
+    scores: list
+    predictions: np.ndarray = field(repr=False)
+
+    @property
+    def mean(self):
+        return float(np.mean(self.scores))
+
+
+def cross_validate(recipe, train_df, test_df=None, k=5, seed=0):
+    """k-fold CV on the book's contiguous folds; validation folds keep every row.
+
+    Outliers are dropped from the training folds only (when the recipe says so) and every
+    statistic is fitted per fold, so nothing about a validation fold shapes its predictions.
+    test_df is needed only for stats_from="all" (the book's way of standardizing).
+    """
+    if LABEL not in train_df.columns:
+        raise KeyError(f"train_df has no {LABEL} column; pass the training frame")
+    all_features = None
+    if recipe.stats_from == "all":
+        if test_df is None:
+            raise ValueError("stats_from='all' fits statistics on train and test rows: "
+                             "pass test_df")
+        all_features = pd.concat([_features(train_df), _features(test_df)], ignore_index=True)
+    predictions = np.full(len(train_df), np.nan)
+    scores = []
+    for train_idx, valid_idx in training.k_fold_indices(len(train_df), k):
+        valid = train_df.iloc[valid_idx]
+        pred = _fit_and_predict(recipe, train_df.iloc[train_idx], valid, all_features, seed)
+        predictions[valid_idx] = pred
+        scores.append(training.log_rmse(pred, valid[LABEL].to_numpy()))
+    return CVResult(scores, predictions)
+
+
+def fit_predict(recipe, train_df, test_df, seed=0):
+    """Train the recipe on all training rows; predicted prices for test_df's rows."""
+    all_features = pd.concat([_features(train_df), _features(test_df)], ignore_index=True)
+    return _fit_and_predict(recipe, train_df, test_df, all_features, seed)
+
+
+# ---------------------------------------------------------------------------- submission
+
+class SubmissionError(ValueError):
+    """The predictions do not make a valid Kaggle submission; nothing was written."""
+
+
+def make_submission(test_df, prices):
+    """A frame with Kaggle's two columns, Id and SalePrice, in the test file's row order."""
+    prices = np.asarray(prices, dtype=np.float64).ravel()
+    if len(prices) != len(test_df):
+        raise SubmissionError(f"{len(prices)} predictions for {len(test_df)} test rows; "
+                              "predict every row of the test file, in its order")
+    return pd.DataFrame({"Id": test_df["Id"].to_numpy(), LABEL: prices})
+
+
+def check_submission(submission, test_df, expected_rows=KAGGLE_TEST_ROWS):
+    """Raise SubmissionError unless Kaggle would accept and score this frame."""
+    if list(submission.columns) != ["Id", LABEL]:
+        raise SubmissionError(f"columns are {list(submission.columns)}; Kaggle expects exactly "
+                              f"['Id', '{LABEL}'] (use make_submission)")
+    if expected_rows is not None and len(submission) != expected_rows:
+        raise SubmissionError(f"{len(submission)} rows; the Kaggle test file has "
+                              f"{expected_rows}: predict every test row")
+    ids, test_ids = submission["Id"].to_numpy(), test_df["Id"].to_numpy()
+    if len(ids) != len(test_ids) or not (ids == test_ids).all():
+        raise SubmissionError("the Ids differ from the test file's (values or order); build "
+                              "the frame with make_submission(test_df, prices)")
+    prices = submission[LABEL].to_numpy(dtype=np.float64)
+    bad = ~(np.isfinite(prices) & (prices > 0))
+    if bad.any():
+        shown = ids[bad][:5].tolist()
+        raise SubmissionError(f"{int(bad.sum())} prices are not finite positive numbers "
+                              f"(Ids {shown}); a diverged model or a missing exp()? Fix the "
+                              "predictions before writing")
+
+
+def write_submission(submission, test_df, path, expected_rows=KAGGLE_TEST_ROWS):
+    """Check, then write Id,SalePrice to path atomically (temp file + os.replace)."""
+    check_submission(submission, test_df, expected_rows)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as handle:
+            submission.to_csv(handle, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
