@@ -1,11 +1,12 @@
 # Two commands do everything (see README):
 #   make         install into .venv, then execute every notebook and export every plot
 #   make test    install into .venv if needed, then run the tests
+#   make bench   the training-loop benchmark (book loop vs utils.train)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: all run test check clean
+.PHONY: all run test check bench clean
 all: run
 
 $(BIN)/.installed: requirements.txt
@@ -24,6 +25,9 @@ run: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest $(ARGS)
+
+bench: $(BIN)/.installed
+	$(BIN)/python -m utils.bench kfold $(ARGS)
 
 clean:
 	rm -rf $(VENV) exports .pytest_cache

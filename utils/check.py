@@ -7,6 +7,8 @@ broken setup reads one clear line instead of a traceback from deep inside MXNet.
 Written for old interpreters too (no walrus, no match): it must be able to *say* that a
 Python is unsupported rather than die with a SyntaxError on it.
 """
+from __future__ import print_function
+
 import sys
 
 SUPPORTED_PYTHONS = ((3, 8), (3, 9), (3, 10), (3, 11))
