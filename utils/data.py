@@ -130,6 +130,7 @@ def download_file(filename, folder=None):
                     f"{ENV_VAR} to a folder that holds it.") from err
         _check_sha1(tmp, sha1, f"The download from {url} is corrupt and was discarded; "
                                f"try again, or put a good copy into {folder}/ by hand.")
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a normal file is readable by all
         os.replace(tmp, folder / filename)
     except BaseException:  # also Ctrl-C: never leave a partial file behind
         Path(tmp).unlink(missing_ok=True)

@@ -447,6 +447,7 @@ def write_submission(submission, test_df, path, expected_rows=KAGGLE_TEST_ROWS):
     try:
         with os.fdopen(fd, "w", newline="") as handle:
             submission.to_csv(handle, index=False)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a normal file is readable by all
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
