@@ -59,3 +59,20 @@ def test_figure_size_and_svg_display_use_d2l_settings():
     plot.use_svg_display()
     fig, axes = plot.new_figure(1, 2, figsize=(6, 2))
     assert len(axes) == 2 and tuple(fig.get_size_inches()) == (6.0, 2.0)
+
+
+def test_failed_save_leaves_no_partial_file_and_keeps_the_old_one(exports):
+    plot.set_notebook("demo_nb")
+    fig, _ = plot.new_figure()
+    good = plot.save_figure(fig, "curve")["png"].read_bytes()
+
+    def broken_savefig(path, **_):
+        open(path, "wb").write(b"half a pic")
+        raise OSError("disk full")
+
+    fig.savefig = broken_savefig
+    with pytest.raises(OSError, match="disk full"):
+        plot.save_figure(fig, "curve")
+    folder = exports / "demo_nb"
+    assert (folder / "curve.png").read_bytes() == good
+    assert not list(folder.glob(".*tmp*"))

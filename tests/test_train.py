@@ -227,7 +227,7 @@ def fast_curves(X, y, hidden=0, optimizer="adam", weight_decay=0.0, seed=0, **co
 
 
 @pytest.mark.parametrize("optimizer, weight_decay, hidden", [
-    ("adam", 0.0, 0),    # the book's case: fused multi-tensor AdamW op with wd=0
+    ("adam", 0.0, 0),    # the book's case: per-parameter adam_update, as Trainer.step
     ("adam", 0.1, 8),    # Adam with weight decay: per-parameter adam_update, 4 parameters
     ("sgd", 0.01, 0),    # fused multi_sgd_update
     ("adamw", 0.1, 8),   # reference: gluon.Trainer with utils.train.AdamW

@@ -76,8 +76,12 @@ def save_figure(fig, name, caption="", notebook=None):
     for ext, extra in (("png", {"dpi": 150}), ("svg", {})):
         path = folder / f"{name}.{ext}"
         tmp = folder / f".{name}.tmp.{ext}"
-        fig.savefig(tmp, format=ext, bbox_inches="tight", **extra)
-        os.replace(tmp, path)
+        try:
+            fig.savefig(tmp, format=ext, bbox_inches="tight", **extra)
+            os.replace(tmp, path)
+        except BaseException:  # never leave a half-written figure behind
+            tmp.unlink(missing_ok=True)
+            raise
         paths[ext] = path
     _record(folder, {"name": name, "caption": caption, "png": f"{name}.png",
                      "svg": f"{name}.svg"})
