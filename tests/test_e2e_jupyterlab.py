@@ -9,6 +9,8 @@ idle, then check what JupyterLab holds and shows:
   the headless notebook instead would not do: a widget's figure lives in widget state there,
   and notebook 1 shows a static copy headless that a live frontend replaces by the widget);
 - the figures this JupyterLab session exported are the ones the headless run exported;
+- cells tagged `check` or `answer` show collapsed (their input hidden), so a reader meets the
+  teaching code, not the checks, and can try an exercise before seeing its answer;
 - notebook 1: ArrowRight on the "depth" slider redraws the figure in the widget's output.
 The stored notebook must be unchanged afterwards (autosave is off). Screenshots go to
 test-artifacts/ (or $E2E_ARTIFACTS). The server runs with temporary Jupyter config, runtime,
@@ -73,6 +75,15 @@ RUN_FINISHED = """() => {
            && (missing === 0 || failed); }"""
 CELLS = """() => Array.from(window.jupyterapp.shell.currentWidget.content.model.cells,
                          c => c.toJSON())"""
+COLLAPSIBLE_CELLS = """() => {
+    const out = [];
+    window.jupyterapp.shell.currentWidget.content.widgets.forEach((cell, i) => {
+        const tags = cell.model.sharedModel.getMetadata('tags') || [];
+        if (tags.includes('check') || tags.includes('answer'))
+            out.push({number: i + 1, hidden: cell.inputHidden,
+                      placeholder: !!cell.node.querySelector('.jp-InputPlaceholder')});
+    });
+    return out; }"""
 RENDERED_IMAGES = """() => Array.from(
     document.querySelectorAll('.jp-Notebook .jp-OutputArea-output img'),
     img => ({inWidget: !!img.closest('.widget-output'),
@@ -219,6 +230,10 @@ def test_notebook_runs_in_jupyterlab(lab, browser, headless, stem):
         page.screenshot(path=ARTIFACTS / f"{stem}-after-run-all.png")
         cells = page.evaluate(CELLS)
         check_errors(stem, cells)
+        collapsible = page.evaluate(COLLAPSIBLE_CELLS)
+        assert collapsible, f"{stem}: no `check` or `answer` cell found in JupyterLab"
+        shown = [c["number"] for c in collapsible if not (c["hidden"] and c["placeholder"])]
+        assert not shown, f"{stem}: check/answer cells {shown} open with their source shown"
 
         try:  # widget views render (and may replace static copies) just after the kernel idles
             page.wait_for_function(IMAGE_COUNT_IS, arg=len(exported), timeout=30_000)

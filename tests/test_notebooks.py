@@ -3,8 +3,11 @@
 `headless_run` is shared with test_e2e_jupyterlab.py (which compares what JupyterLab renders
 with what the headless run produced), so a full test session runs the notebooks only once.
 """
+import ast
+import html
 import json
 import math
+import re
 import time
 
 import nbformat
@@ -75,6 +78,78 @@ def test_stored_notebook_has_no_outputs(stem):
     assert not dirty, f"{stem}: cells {dirty} carry outputs or execution counts; clear them"
     assert "widgets" not in nb.metadata, f"{stem}: stored widget state; clear it"
     assert nb.metadata.kernelspec.name == "python3"
+
+
+def code_cells(nb, tag=None):
+    """(number, cell) of code cells; with `tag`, only those carrying it, else only untagged
+    teaching cells (no check/answer/raises-exception/parameters tag)."""
+    for n, cell in enumerate(nb.cells, 1):
+        if cell.cell_type != "code":
+            continue
+        tags = cell.metadata.get("tags", [])
+        if (tag in tags) if tag else not set(tags) & {"check", "answer"}:
+            yield n, cell
+
+
+def asserts_in(source):
+    """Line numbers of `assert` statements (IPython magics and shell lines blanked first)."""
+    lines = [("" if line.lstrip().startswith(("%", "!")) else line)
+             for line in source.splitlines()]
+    tree = ast.parse("\n".join(lines))
+    return [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Assert)]
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_teaching_cells_hold_no_assert(stem):
+    """Checks live in hidden cells tagged `check`, out of the reader's way; prose is written,
+    not generated, and never refers to an assertion."""
+    nb = nbformat.read(NOTEBOOK_DIR / f"{stem}.ipynb", as_version=4)
+    offending = [n for n, cell in code_cells(nb) if asserts_in(cell.source)]
+    assert not offending, f"{stem}: cells {offending} assert in a teaching cell; move the " \
+        "check into a cell tagged `check`"
+    generated = [n for n, cell in enumerate(nb.cells, 1)
+                 if cell.cell_type == "code" and "Markdown(" in cell.source]
+    assert not generated, f"{stem}: cells {generated} generate prose; write it as markdown " \
+        "and check its claims in a `check` cell"
+    for n, cell in enumerate(nb.cells, 1):
+        if cell.cell_type == "markdown":
+            assert not re.search(r"\bassert(ion|s|ed)?\b", cell.source, re.I), \
+                f"{stem} cell {n}: prose refers to an assertion"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_checks_and_answers_are_collapsed(stem):
+    """JupyterLab opens `check` and `answer` cells with their source collapsed."""
+    nb = nbformat.read(NOTEBOOK_DIR / f"{stem}.ipynb", as_version=4)
+    checks = list(code_cells(nb, "check"))
+    assert checks, f"{stem} has no `check` cell: its stated numbers are unchecked"
+    for tag in ("check", "answer"):
+        shown = [n for n, cell in code_cells(nb, tag)
+                 if not cell.metadata.get("jupyter", {}).get("source_hidden")]
+        assert not shown, f"{stem}: `{tag}` cells {shown} lack jupyter.source_hidden"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_title_comes_first_and_matches_the_readme(stem):
+    nb = nbformat.read(NOTEBOOK_DIR / f"{stem}.ipynb", as_version=4)
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# "), \
+        f"{stem}: the first cell must be the title (`# ...`)"
+    title = first.source.splitlines()[0][2:].strip()
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert title in readme, f"{stem}: title {title!r} does not appear in README.md"
+
+
+def test_html_export_leaves_out_the_check_cells(executed):
+    """The HTML a reader gets holds every cell but the `check` ones, and so no assert."""
+    stem, nb, folder = executed
+    page = (folder / f"{stem}.html").read_text()
+    kept = len(nb.cells) - len(list(code_cells(nb, "check")))
+    assert page.count('<div class="jp-Cell ') == kept, \
+        f"{stem}: the HTML should hold {kept} cells (all but the `check` ones)"
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    stray = [line for line in text.splitlines() if re.match(r"\s*assert\b", line)]
+    assert not stray, f"{stem}: the HTML export shows assert lines: {stray[:3]}"
 
 
 def test_every_figure_exported_as_png_and_svg(executed):
