@@ -118,7 +118,7 @@ def test_failing_cell_keeps_other_exports_and_reruns_replace_whole(dirs, capsys)
     assert not (exports / "may_fail" / "stray.txt").exists()
     assert (exports / "may_fail" / "late.txt").exists()
     assert not failed_copy.exists()
-    assert not [p for p in exports.iterdir() if p.name.startswith(".")]  # no staging left
+    assert [p.name for p in exports.iterdir() if p.name.startswith(".")] == [".run.lock"]
 
 
 def test_expected_error_cells_checked_both_ways(dirs, capsys):
@@ -150,6 +150,7 @@ def test_bad_input_says_what_to_do(dirs, capsys):
     assert run_main(notebooks, exports, "-p", "EPOCH", "3") == 2
     assert "no selected notebook declares EPOCH" in capsys.readouterr().err
     assert not exports.exists()  # nothing ran
+    (notebooks / "empty").mkdir()
     with pytest.raises(run.RunnerError, match="no notebooks"):
         run.find_notebooks([], notebooks / "empty")
 
@@ -173,3 +174,35 @@ def test_module_entry_point():
     assert "-p NAME VALUE" in help_text
     unknown = subprocess.run(cmd + ["frobnicate"], cwd=REPO_ROOT, capture_output=True, text=True)
     assert unknown.returncode == 2 and "python -m utils run --help" in unknown.stderr
+
+
+CHECK = {"tags": ["check"], "jupyter": {"source_hidden": True}}
+
+
+def add_check_cell(folder, stem, source):
+    """Append a `check` cell (metadata as the notebooks use it) to <folder>/<stem>.ipynb."""
+    path = folder / f"{stem}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(source, metadata=CHECK))
+    nbformat.write(nb, path)
+
+
+def test_check_cells_run_and_stay_in_the_ipynb_but_not_in_the_html(dirs, capsys):
+    notebooks, exports = dirs
+    make_notebook(notebooks, "checked", "total = sum(range(4))\nprint('total', total)")
+    add_check_cell(notebooks, "checked", "assert total == 6, 'CHECK_MARKER_PASSES'")
+    make_notebook(notebooks, "broken", "total = 5")
+    add_check_cell(notebooks, "broken", "assert total == 6, 'CHECK_MARKER_FAILS'")
+
+    assert run_main(notebooks, exports, "checked") == 0
+    page = (exports / "checked" / "checked.html").read_text()
+    assert "range" in page and "total 6" in page  # the teaching cell and its output
+    assert "CHECK_MARKER_PASSES" not in page and "assert" not in page
+    kept = nbformat.read(exports / "checked" / "checked.ipynb", as_version=4)
+    assert [c.source for c in kept.cells if "check" in c.metadata.get("tags", [])] == [
+        "assert total == 6, 'CHECK_MARKER_PASSES'"]
+
+    assert run_main(notebooks, exports, "broken") == 1
+    err = capsys.readouterr().err
+    assert "FAILED broken: cell 3 raised AssertionError: CHECK_MARKER_FAILS" in err
+    assert not (exports / "broken").exists()

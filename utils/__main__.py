@@ -11,11 +11,16 @@ def main(argv=None):
         print(f"usage: python -m utils {{{','.join(COMMANDS)}}} [args]; "
               "e.g. python -m utils run --help", file=sys.stderr)
         return 2
-    if argv[0] == "check":
-        from utils.check import main as command
-    else:
-        from utils.run import main as command  # imported lazily: it needs Jupyter packages
-    return command(argv[1:])
+    try:
+        if argv[0] == "check":
+            from utils.check import main as command
+        else:
+            from utils.run import main as command  # imported lazily: it needs Jupyter packages
+        return command(argv[1:])
+    except KeyboardInterrupt:  # Ctrl-C while importing, before the command could handle it
+        print(f"\ninterrupted (SIGINT): python -m utils {argv[0]} stopped before it changed "
+              "anything", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

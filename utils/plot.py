@@ -8,6 +8,10 @@ re-run replaces a notebook's exports as a whole.
 import json
 import os
 import re
+import shutil
+import signal
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from d2l import mxnet as d2l
@@ -20,12 +24,22 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 _current_notebook = None
 
 
+class ExportError(ValueError):
+    """An export that cannot be written as asked; the message names the culprit and the fix."""
+
+
+def _check_name(kind, name):
+    """Notebook and figure names become file names and links: lower-case slugs only."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ExportError(f"{kind} name {name!r}: use lower-case letters, digits, _ and - "
+                          "(e.g. 'loss-curve')")
+    return name
+
+
 def set_notebook(name):
     """Name the folder under exports/ that this notebook's figures go to."""
     global _current_notebook
-    if not _NAME.match(name):
-        raise ValueError(f"notebook name {name!r}: use lower-case letters, digits, _ and -")
-    _current_notebook = name
+    _current_notebook = _check_name("notebook", name)
 
 
 def exports_root():
@@ -64,43 +78,134 @@ def save_figure(fig, name, caption="", notebook=None):
     """Write `fig` as <name>.png and <name>.svg under exports/<notebook>/; returns both paths.
 
     Names must be stable slugs (the gallery and the docs link to them), so they are checked.
+    Both files are rendered before either replaces an old one, and replaced together, so a
+    failure or an interrupt leaves the old pair (or the new pair), never one of each; a damaged
+    figures.json stops the call before anything is written.
     """
-    notebook = notebook or _current_notebook
+    notebook = notebook if notebook is not None else _current_notebook
     if notebook is None:
         raise RuntimeError("call utils.plot.set_notebook('<notebook name>') before save_figure")
-    if not _NAME.match(name):
-        raise ValueError(f"figure name {name!r}: use lower-case letters, digits, _ and -")
-    folder = exports_root() / notebook
+    _check_name("notebook", notebook)
+    _check_name("figure", name)
+    if not isinstance(caption, str):
+        raise ExportError(f"caption of figure {name!r} is {type(caption).__name__}; pass text")
+    root = exports_root()
+    if root.exists() and not root.is_dir():
+        raise ExportError(f"exports folder {root} is a file; point ${EXPORTS_ENV} at a folder")
+    folder = root / notebook
     folder.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for ext, extra in (("png", {"dpi": 150}), ("svg", {})):
-        path = folder / f"{name}.{ext}"
-        tmp = folder / f".{name}.tmp.{ext}"
-        try:
+    entries = read_manifest(folder)  # damaged: stop here, before any figure is written
+    pairs = []
+    try:
+        for ext, extra in (("png", {"dpi": 150}), ("svg", {})):
+            tmp = folder / f".{name}.tmp.{ext}"
+            pairs.append((tmp, folder / f"{name}.{ext}"))
             fig.savefig(tmp, format=ext, bbox_inches="tight", **extra)
-            os.replace(tmp, path)
-        except BaseException:  # never leave a half-written figure behind
+        _replace_together(pairs)
+    finally:  # never leave a half-written figure behind
+        for tmp, _ in pairs:
             tmp.unlink(missing_ok=True)
+    _record(folder, entries, {"name": name, "caption": caption, "png": f"{name}.png",
+                              "svg": f"{name}.svg"})
+    return {ext: final for ext, (_, final) in zip(("png", "svg"), pairs)}
+
+
+def _replace_together(pairs):
+    """Rename each (tmp, final) pair into place; if one rename fails, the others are undone.
+
+    SIGINT (Jupyter's interrupt) waits until all renames are done.
+    """
+    done = []
+    with _sigint_deferred():
+        try:
+            for tmp, final in pairs:
+                backup = final.with_name(f".{final.name}.prev")
+                if final.exists():  # a second name for the old file; it stays in place
+                    backup.unlink(missing_ok=True)
+                    _link_or_copy(final, backup)
+                else:
+                    backup = None
+                done.append((final, backup))
+                os.replace(tmp, final)
+        except BaseException:
+            for final, backup in reversed(done):
+                if backup is not None:
+                    os.replace(backup, final)  # a no-op when final was not replaced yet
+                    backup.unlink(missing_ok=True)  # (same file: rename leaves both names)
+                else:
+                    final.unlink(missing_ok=True)
             raise
-        paths[ext] = path
-    _record(folder, {"name": name, "caption": caption, "png": f"{name}.png",
-                     "svg": f"{name}.svg"})
-    return paths
+        for _, backup in done:
+            if backup is not None:
+                backup.unlink(missing_ok=True)
+
+
+def _link_or_copy(source, target):
+    try:
+        os.link(source, target)
+    except OSError:  # no hard links on this filesystem
+        shutil.copy2(source, target)
+
+
+@contextmanager
+def _sigint_deferred():
+    """Hold SIGINT until the block is done, then deliver it as before."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            signal.raise_signal(signal.SIGINT)
 
 
 def read_manifest(folder):
-    """The figures saved in one notebook's export folder, in the order they were first saved."""
+    """The figures saved in one notebook's export folder, in the order they were first saved.
+
+    Raises ExportError naming the file and what to do when it is not what save_figure writes.
+    """
     path = Path(folder) / MANIFEST
-    return json.loads(path.read_text()) if path.exists() else []
+    if not path.exists():
+        return []
+    fix = (f"delete it and run the notebook ({Path(folder).name}) again from the top, "
+           "which writes it anew")
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as err:
+        raise ExportError(f"{path} is damaged ({err}); {fix}") from None
+    if not isinstance(entries, list):
+        raise ExportError(f"{path} is damaged (not a list of figures); {fix}")
+    for i, entry in enumerate(entries, 1):
+        problem = _entry_problem(entry)
+        if problem:
+            raise ExportError(f"{path} is damaged (figure {i}: {problem}); {fix}")
+    return entries
 
 
-def _record(folder, entry):
-    entries = read_manifest(folder)
+def _entry_problem(entry):
+    """What is wrong with one figures.json entry, or '' (utils.run applies the same rule)."""
+    if not isinstance(entry, dict):
+        return "not an object"
+    name = entry.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        return f"name {name!r} is not lower-case letters, digits, _ and -"
+    if not isinstance(entry.get("caption"), str):
+        return f"{name}: caption is not text"
+    if entry.get("png") != f"{name}.png" or entry.get("svg") != f"{name}.svg":
+        return f"{name}: png/svg are not {name}.png/{name}.svg"
+    return ""
+
+
+def _record(folder, entries, entry):
     names = [e["name"] for e in entries]
     if entry["name"] in names:
         entries[names.index(entry["name"])] = entry  # a re-saved figure keeps its place
     else:
         entries.append(entry)
     tmp = folder / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(entries, indent=1))
+    tmp.write_text(json.dumps(entries, indent=1), encoding="utf-8")
     os.replace(tmp, folder / MANIFEST)

@@ -16,7 +16,8 @@ in for `exports/<stem>/` as a whole (renames on one filesystem, so never old and
     exports/index.html      summary table (this run, plus earlier runs' notebooks) and every
                             figure as a thumbnail linking to its SVG
 
-Exit code: 0 when every notebook ran, 1 when any failed, 2 for bad arguments.
+Exit code: 0 when every notebook ran, 1 when any failed, 2 for bad arguments (nothing ran),
+128 + the signal number when interrupted (130 for Ctrl-C).
 
 Decisions:
 - Parameters: `-p NAME VALUE` values are Python literals (`5`, `1e-3`, `True`, `[1, 2]`), any
@@ -26,20 +27,38 @@ Decisions:
 - A failing cell stops its notebook. Its previous `exports/<stem>/` stays untouched, and the
   executed copy with the traceback goes to `exports/<stem>.failed.ipynb` for debugging (removed
   by the next successful run). The other notebooks still run; the exit code is 1.
+- A notebook file that cannot be read (not JSON, not a notebook, a name that cannot be an
+  export folder) fails the same way when the whole folder runs; named on the command line, it
+  stops the run before anything runs (exit 2).
 - Cells tagged `raises-exception` must start with `# expected error: <ExceptionClassName>` and
   must raise exactly that class; otherwise the notebook fails.
+- Cells tagged `check` run like any other cell (a failing check fails the notebook) and are
+  kept in the executed .ipynb, but left out of the HTML export: they are tests, not reading.
 - "cell N" counts all cells (markdown too) of the stored notebook, from 1.
+- Ctrl-C (SIGINT) or SIGTERM stops the whole run at once: the running notebook's kernel is
+  killed, its exports stay as they were, no further notebook starts, one line says which
+  notebook was interrupted. nbclient's own signal handlers (which shut the kernel down and let
+  the next notebook start) are kept out by the event loop below.
+- One run at a time per exports folder (`exports/.run.lock`, holding the pid); a second run is
+  refused with that pid. Leftovers of a run that was killed (staging folders, a folder set
+  aside mid-swap, temporary files) are removed or put back by the next run.
 """
 import argparse
 import ast
+import asyncio
+import atexit
 import html
 import json
+import math
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -54,12 +73,22 @@ from papermill.inspection import inspect_notebook
 from papermill.parameterize import parameterize_notebook
 from tqdm import tqdm
 from traitlets import default
+from traitlets.config import Config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# Same as utils.plot.EXPORTS_ENV; not imported because utils.plot pulls in MXNet.
+# Same as utils.plot.EXPORTS_ENV and utils.plot's name rule; not imported because utils.plot
+# pulls in MXNet (tests check that they agree).
 EXPORTS_ENV = "COURSE_EXPORTS_DIR"
+NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 EXPECTED = re.compile(r"#\s*expected error:\s*([A-Za-z_][\w.]*)\s*$")
 DEFAULT_CELL_TIMEOUT = 1800
+CHECK_TAG = "check"
+LOCK_NAME = ".run.lock"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Leftovers of an interrupted run, in the exports folder (see recover_leftovers).
+SET_ASIDE = re.compile(r"^\.(?P<stem>[a-z0-9][a-z0-9_\-]*)\.old\.\d+$")
+STAGING = re.compile(r"^\..+\.staging\..+$")
+TEMP_FILE = re.compile(r"^\..+\.tmp$")
 
 
 class RunnerError(Exception):
@@ -70,6 +99,26 @@ class NotebookFailed(Exception):
     """A notebook did not run as written; the message names the cell and the error."""
 
 
+class UnreadableNotebook(NotebookFailed):
+    """The .ipynb file cannot be read as a notebook; the message names the file."""
+
+
+class DamagedExport(ValueError):
+    """A figures.json or run.json in an export folder that is not what the runner writes."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived: the run stops at once. `where` says what was running."""
+
+    def __init__(self, signum, where=""):
+        super().__init__(signum, where)
+        self.signum, self.where = signum, where
+
+    @property
+    def signal_name(self):
+        return signal.Signals(self.signum).name
+
+
 @dataclass
 class Result:
     stem: str
@@ -77,28 +126,111 @@ class Result:
     seconds: float
     error: str = ""
     figures: int = 0
+    failed_copy: str = ""  # the executed copy kept for debugging, when there is one
 
 
 class _ThisPythonKernel(AsyncKernelManager):
     """ipykernel in the interpreter running the runner, whatever `python3` kernelspec the user
     may have installed elsewhere (e.g. in ~/.local/share/jupyter/kernels)."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        try:  # the runner's loop keeps a list, so that no kernel outlives an interruption
+            asyncio.get_running_loop().kernels.append(self)
+        except (RuntimeError, AttributeError):
+            pass
+
     @default("kernel_spec_manager")
     def _only_native_kernel(self):
         return KernelSpecManager(kernel_dirs=[])  # leaves ipykernel's own spec: sys.executable
+
+
+class _RunnerLoop(asyncio.SelectorEventLoop):
+    """The event loop a notebook runs in. nbclient registers SIGINT/SIGTERM handlers that shut
+    the kernel down and let the caller carry on with the next notebook; this loop ignores
+    everybody's SIGINT/SIGTERM handlers but the runner's own (`stop_on`)."""
+
+    def __init__(self):
+        super().__init__()
+        self._previous, self.kernels = {}, []
+
+    def add_signal_handler(self, sig, callback, *args):
+        if sig not in STOP_SIGNALS:
+            super().add_signal_handler(sig, callback, *args)
+
+    def remove_signal_handler(self, sig):
+        return False if sig in STOP_SIGNALS else super().remove_signal_handler(sig)
+
+    def stop_on(self, callback):
+        """Call `callback(signum)` on SIGINT/SIGTERM while the loop lives (main thread only)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in STOP_SIGNALS:
+            previous = signal.getsignal(sig)
+            try:
+                super().add_signal_handler(sig, callback, sig)
+            except (NotImplementedError, RuntimeError):  # Windows; no signal here
+                continue
+            self._previous[sig] = previous
+
+    def close(self):
+        for sig, handler in self._previous.items():
+            super().remove_signal_handler(sig)
+            signal.signal(sig, handler)  # asyncio would reset them to Python's defaults
+        self._previous = {}
+        super().close()
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted(signum)
+
+
+@contextmanager
+def stop_on_signals():
+    """While the run lasts, SIGINT and SIGTERM raise Interrupted (SIGTERM would kill at once)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextmanager
+def signals_deferred():
+    """Hold SIGINT/SIGTERM until the block is done (a few renames), then act on them."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum))
+                for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if received:
+            signal.raise_signal(received[0])
 
 
 def parse_value(text):
     """`-p` values: a Python literal when the text is one, else the text itself."""
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return text
 
 
 def find_notebooks(names, notebooks_dir):
     """The notebooks to run: all of `notebooks_dir` sorted, or the named ones in the given order."""
     notebooks_dir = Path(notebooks_dir)
+    if not notebooks_dir.is_dir():
+        raise RunnerError(f"notebooks folder {notebooks_dir} does not exist or is not a folder; "
+                          "pass --notebooks-dir <folder with the .ipynb files>")
     available = sorted(notebooks_dir.glob("*.ipynb"))
     if not names:
         if not available:
@@ -107,20 +239,52 @@ def find_notebooks(names, notebooks_dir):
     found = []
     for name in names:
         candidates = [Path(name), notebooks_dir / name, notebooks_dir / f"{name}.ipynb"]
-        path = next((c for c in candidates if c.suffix == ".ipynb" and c.is_file()), None)
+        path = next((c for c in candidates if c.suffix == ".ipynb" and c.exists()), None)
         if path is None:
             choices = ", ".join(p.stem for p in available) or "none"
             raise RunnerError(f"no notebook {name!r} in {notebooks_dir}; choose from: {choices}")
+        if path.resolve() in found:
+            raise RunnerError(f"notebook {path.stem!r} is named twice; name it once")
         found.append(path.resolve())
     return found
+
+
+def load_notebook(path):
+    """The notebook in `path`, or UnreadableNotebook naming the file and what to do."""
+    path = Path(path)
+    fix = f"fix or restore {path} (e.g. `git checkout -- {path.name}`), or move it elsewhere"
+    if not NAME.match(path.stem):
+        raise UnreadableNotebook(
+            f"{path.name}: its name becomes the export folder, so use lower-case letters, "
+            f"digits, _ and - (e.g. 04_my_notes.ipynb); rename it")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as err:
+        raise UnreadableNotebook(f"{path} cannot be read ({err.strerror or err}); {fix}") from None
+    except UnicodeDecodeError as err:
+        raise UnreadableNotebook(f"{path} is not UTF-8 text ({err.reason} at byte {err.start}); "
+                                 f"{fix}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        raise UnreadableNotebook(f"{path} is not valid JSON ({err}); {fix}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise UnreadableNotebook(f"{path} is JSON but not a notebook (no list of cells); {fix}")
+    try:
+        nb = nbformat.reads(text, as_version=4)
+        nbformat.validate(nb)
+    except Exception as err:  # nbformat's validation errors come in several classes
+        reason = str(err).strip().split("\n")[0][:200]
+        raise UnreadableNotebook(f"{path} is not a valid notebook ({reason}); {fix}") from None
+    return nb
 
 
 def split_parameters(notebooks, parameters):
     """{notebook: the parameters its `parameters` cell declares}; unknown names are an error."""
     declared = {nb: set(inspect_notebook(str(nb))) for nb in notebooks}
-    unknown = set(parameters) - set().union(*declared.values())
+    unknown = set(parameters) - set().union(set(), *declared.values())
     if unknown:
-        known = ", ".join(sorted(set().union(*declared.values()))) or "none"
+        known = ", ".join(sorted(set().union(set(), *declared.values()))) or "none"
         raise RunnerError(f"no selected notebook declares {', '.join(sorted(unknown))} in its "
                           f"`parameters` cell; declared: {known}")
     return {nb: {k: v for k, v in parameters.items() if k in names}
@@ -134,30 +298,72 @@ def cell_number(nb, index):
 
 
 def execute(nb, cwd, env, timeout, progress=True, desc=""):
-    """Run every cell in a fresh kernel (cwd = the notebook's folder), stopping at an error."""
+    """Run every cell in a fresh kernel (cwd = the notebook's folder), stopping at an error.
+
+    SIGINT/SIGTERM kill the kernel and raise Interrupted, naming the cell that was running.
+    """
     code_cells = sum(c.cell_type == "code" and bool(c.source.strip()) for c in nb.cells)
     bar = tqdm(total=code_cells, desc=desc, unit="cell", disable=not progress, file=sys.stderr)
-    current = {}
+    current, stop = {}, []
 
     def started(cell, cell_index):
         current["index"] = cell_index
         bar.set_postfix_str(f"cell {cell_number(nb, cell_index)}")
 
+    def where():
+        return f"cell {cell_number(nb, current['index'])}" if current else "kernel start"
+
     client = NotebookClient(
         nb, kernel_name="python3", kernel_manager_class=_ThisPythonKernel, timeout=timeout,
         startup_timeout=120, resources={"metadata": {"path": str(cwd)}},
         on_cell_start=started, on_cell_executed=lambda **_: bar.update(1))
+    loop = _RunnerLoop()
+    task = loop.create_task(client.async_execute(env=env))
+
+    def on_signal(signum):
+        if not stop:
+            stop.append(signum)
+            client.shutdown_kernel = "immediate"  # nbclient's cleanup then kills the kernel
+            task.cancel()
+
+    loop.stop_on(on_signal)  # signals during the clean-up below land here too
+    error = None
     try:
-        client.execute(env=env)
-    except CellExecutionError as err:
-        raise NotebookFailed(f"cell {cell_number(nb, current['index'])} raised "
-                             f"{err.ename}: {err.evalue}") from err
-    except Exception as err:  # kernel died, cell timeout, kernel did not start
-        where = f"cell {cell_number(nb, current['index'])}" if current else "kernel start"
-        raise NotebookFailed(f"{where}: {type(err).__name__}: {err}") from err
+        loop.run_until_complete(task)
+    except BaseException as err:  # CancelledError included
+        error = err
     finally:
+        _close(loop)
+        # nbclient unregisters this itself only when the kernel had started
+        atexit.unregister(client._cleanup_kernel)
         bar.close()
+    if stop:
+        raise Interrupted(stop[0], where()) from None
+    if isinstance(error, CellExecutionError):
+        raise NotebookFailed(f"{where()} raised {error.ename}: {error.evalue}") from error
+    if error is not None:  # kernel died, cell timeout, kernel did not start
+        raise NotebookFailed(f"{where()}: {type(error).__name__}: {error}") from error
     return nb
+
+
+def _close(loop):
+    """Finish what nbclient left on the loop and kill any kernel still running, then close."""
+    loop.set_exception_handler(lambda loop, context: None)  # leftovers of a stopped run
+    try:
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for t in pending:
+            t.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        for km in loop.kernels:
+            if km.has_kernel:
+                try:
+                    loop.run_until_complete(km.shutdown_kernel(now=True))
+                except Exception:  # already gone
+                    pass
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        loop.close()
 
 
 def expected_error_problems(nb):
@@ -182,13 +388,27 @@ def expected_error_problems(nb):
     return problems
 
 
-def run_notebook(path, parameters, exports_dir, timeout=DEFAULT_CELL_TIMEOUT, progress=True):
+def to_html(nb):
+    """The executed notebook as HTML for readers: cells tagged `check` are left out."""
+    config = Config()
+    config.TagRemovePreprocessor.enabled = True
+    config.TagRemovePreprocessor.remove_cell_tags = {CHECK_TAG}
+    return HTMLExporter(config=config).from_notebook_node(nb)[0]
+
+
+def run_notebook(path, parameters, exports_dir, timeout=DEFAULT_CELL_TIMEOUT, progress=True,
+                 nb=None):
     """Execute one notebook; on success replace exports/<stem>/ with the fresh exports."""
     stem, start = path.stem, time.time()
     exports_dir.mkdir(parents=True, exist_ok=True)
     failed_copy = exports_dir / f"{stem}.failed.ipynb"
+    if nb is None:
+        try:
+            nb = load_notebook(path)
+        except UnreadableNotebook as err:
+            return Result(stem, False, time.time() - start, error=str(err))
     staging = Path(tempfile.mkdtemp(prefix=f".{stem}.staging.", dir=exports_dir))
-    nb = nbformat.read(path, as_version=4)
+    folder, staged, phase = staging / stem, False, "preparing it"
     try:
         if parameters:
             nb.metadata.setdefault("papermill", {})  # what papermill's own loader adds
@@ -196,7 +416,9 @@ def run_notebook(path, parameters, exports_dir, timeout=DEFAULT_CELL_TIMEOUT, pr
                 cell.metadata.setdefault("tags", [])
             nb = parameterize_notebook(nb, parameters, kernel_name="python3", language="python")
         env = {**os.environ, EXPORTS_ENV: str(staging)}
+        phase = "running its cells"
         execute(nb, path.parent, env, timeout, progress, desc=stem)
+        phase = "saving its exports"
         problems = expected_error_problems(nb)
         if problems:
             raise NotebookFailed("; ".join(problems))
@@ -205,37 +427,118 @@ def run_notebook(path, parameters, exports_dir, timeout=DEFAULT_CELL_TIMEOUT, pr
             raise NotebookFailed(f"it exported into {', '.join(strays)} instead of {stem}/: "
                                  f"call plot.set_notebook({stem!r})")
         seconds = time.time() - start
-        folder = staging / stem
         folder.mkdir(exist_ok=True)
+        try:
+            figures = read_figures(folder, check_files=True)
+        except DamagedExport as err:
+            raise NotebookFailed(str(err)) from None
         nbformat.write(nb, folder / f"{stem}.ipynb")
-        (folder / f"{stem}.html").write_text(HTMLExporter().from_notebook_node(nb)[0])
+        (folder / f"{stem}.html").write_text(to_html(nb), encoding="utf-8")
         (folder / "run.json").write_text(json.dumps(
             {"seconds": round(seconds, 1), "parameters": parameters,
-             "finished": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=1))
-        install(folder, exports_dir / stem)
-        if (exports_dir / stem / "submission.csv").exists():
-            replace_file(exports_dir / stem / "submission.csv", exports_dir / "submission.csv")
+             "finished": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=1, default=repr))
+        staged = True
+        with signals_deferred():  # the folder and its copy of the submission go in together
+            install(folder, exports_dir / stem)
+            if (exports_dir / stem / "submission.csv").exists():
+                replace_file(exports_dir / stem / "submission.csv",
+                             exports_dir / "submission.csv")
         failed_copy.unlink(missing_ok=True)
-        return Result(stem, True, seconds, figures=len(read_figures(exports_dir / stem)))
+        return Result(stem, True, seconds, figures=len(figures))
+    except KeyboardInterrupt as err:
+        stop = err if isinstance(err, Interrupted) else Interrupted(signal.SIGINT)
+        stop.where = stop.where or phase
+        # the swap either happened (the staged folder moved into place) or not
+        stop.installed = staged and not folder.exists()
+        raise stop from None
     except Exception as err:  # this notebook failed; the others still run
-        nbformat.write(nb, failed_copy)
+        try:
+            replace_text(failed_copy, nbformat.writes(nb))
+        except Exception:  # the error below matters more than the debugging copy
+            pass
         error = str(err) if isinstance(err, NotebookFailed) else f"{type(err).__name__}: {err}"
         return Result(stem, False, time.time() - start, error=error,
-                      figures=len(read_figures(exports_dir / stem)))
+                      figures=_count_figures(exports_dir / stem),
+                      failed_copy=failed_copy.name if failed_copy.exists() else "")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
 def install(new, target):
-    """Swap folder `new` in for `target` by renames on one filesystem: never old and new mixed."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old.{os.getpid()}")
+    """Swap folder `new` in for `target` by renames on one filesystem: never old and new mixed.
+
+    Signals wait until both renames are done; if the second rename fails, the old folder goes
+    back. A crash between them leaves `.<stem>.old.<pid>`, which the next run puts back.
+    """
+    old = target.with_name(f".{target.name}.old.{os.getpid()}")
+    shutil.rmtree(old, ignore_errors=True)
+    try:
+        with signals_deferred():
+            set_aside = target.exists()
+            if set_aside:
+                os.replace(target, old)
+            try:
+                os.replace(new, target)
+            except BaseException:
+                if set_aside:
+                    os.replace(old, target)
+                raise
+    finally:  # also when a signal held back above is acted on now
         shutil.rmtree(old, ignore_errors=True)
-        os.replace(target, old)
-    os.replace(new, target)
-    if old is not None:
-        shutil.rmtree(old)
+
+
+def recover_leftovers(exports_dir, log=None):
+    """Undo what an interrupted or killed run left in `exports_dir` (call under the lock).
+
+    A folder set aside mid-swap goes back where it was when nothing replaced it (else it is
+    removed); staging folders and temporary files are removed. Returns one line per action.
+    """
+    actions = []
+    for entry in sorted(Path(exports_dir).iterdir()):
+        set_aside, name = SET_ASIDE.match(entry.name), entry.name
+        if set_aside and entry.is_dir():
+            target = entry.with_name(set_aside.group("stem"))
+            if target.exists():
+                shutil.rmtree(entry, ignore_errors=True)
+                actions.append(f"removed {name}, left by an interrupted run")
+            else:
+                os.replace(entry, target)
+                actions.append(f"put back {target.name}/ from {name}, left by an interrupted run")
+        elif STAGING.match(name) and entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+            actions.append(f"removed {name}, left by an interrupted run")
+        elif TEMP_FILE.match(name) and entry.is_file():
+            entry.unlink(missing_ok=True)
+            actions.append(f"removed {name}, left by an interrupted run")
+    for line in actions:
+        if log:
+            log(line)
+    return actions
+
+
+@contextmanager
+def exports_lock(exports_dir):
+    """One run at a time per exports folder: a second one is refused, naming the first's pid."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    path = Path(exports_dir) / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            other = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise RunnerError(
+                f"another run (pid {other}) is writing to {exports_dir}; wait for it to finish, "
+                f"stop it (kill -INT {other}), or pass another --exports-dir") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def replace_file(source, target):
@@ -245,33 +548,102 @@ def replace_file(source, target):
     os.replace(tmp, target)
 
 
-def read_figures(folder):
-    """figures.json of one notebook's export folder (see utils.plot.save_figure)."""
+def read_figures(folder, check_files=False):
+    """figures.json of one notebook's export folder (see utils.plot.save_figure), checked.
+
+    Raises DamagedExport naming the file and what to do when it is not the list save_figure
+    writes; with `check_files`, also when a listed PNG or SVG is missing.
+    """
     path = Path(folder) / "figures.json"
-    return json.loads(path.read_text()) if path.exists() else []
+    if not path.exists():
+        return []
+    redo = f"re-run the notebook ({Path(folder).name}) to rebuild it"
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as err:
+        raise DamagedExport(f"{path} is damaged ({err}); {redo}") from None
+    if not isinstance(entries, list):
+        raise DamagedExport(f"{path} is damaged (not a list of figures); {redo}")
+    for i, entry in enumerate(entries, 1):
+        problem = _manifest_entry_problem(entry)
+        if problem:
+            raise DamagedExport(f"{path} is damaged (figure {i}: {problem}); {redo}")
+        missing = [entry[k] for k in ("png", "svg")
+                   if check_files and not (Path(folder) / entry[k]).is_file()]
+        if missing:
+            raise DamagedExport(f"{path} lists {', '.join(missing)}, not in the folder; {redo}")
+    return entries
+
+
+def _manifest_entry_problem(entry):
+    """What is wrong with one figures.json entry, or '' (same rule as utils.plot)."""
+    if not isinstance(entry, dict):
+        return "not an object"
+    name = entry.get("name")
+    if not isinstance(name, str) or not NAME.match(name):
+        return f"name {name!r} is not lower-case letters, digits, _ and -"
+    if not isinstance(entry.get("caption"), str):
+        return f"{name}: caption is not text"
+    if entry.get("png") != f"{name}.png" or entry.get("svg") != f"{name}.svg":
+        return f"{name}: png/svg are not {name}.png/{name}.svg"
+    return ""
+
+
+def _count_figures(folder):
+    try:
+        return len(read_figures(folder))
+    except DamagedExport:
+        return 0
+
+
+def read_run_info(folder):
+    """run.json of an earlier run, or DamagedExport naming it."""
+    path = Path(folder) / "run.json"
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+        seconds = float(info["seconds"])
+    except (ValueError, OSError, KeyError, TypeError) as err:
+        raise DamagedExport(f"{path} is damaged ({type(err).__name__}: {err}); re-run "
+                            f"{Path(folder).name} to rebuild it") from None
+    return {**info, "seconds": seconds}
 
 
 def write_index(exports_dir, results):
-    """exports/index.html: a summary table and every figure as a thumbnail linking to its SVG."""
+    """exports/index.html: a summary table and every figure as a thumbnail linking to its SVG.
+
+    Export folders are those named like a notebook (hidden leftovers never show); a damaged
+    run.json or figures.json is noted in the table instead of stopping the page.
+    """
     esc, this_run = html.escape, {r.stem: r for r in results}
-    stems = sorted(set(this_run) | {p.parent.name for p in exports_dir.glob("*/run.json")})
+    earlier = {p.parent.name for p in exports_dir.glob("*/run.json")
+               if NAME.match(p.parent.name) and p.parent.is_dir()}
     rows, thumbs = [], []
-    for stem in stems:
-        folder, result = exports_dir / stem, this_run.get(stem)
+    for stem in sorted(set(this_run) | earlier):
+        folder, result, notes = exports_dir / stem, this_run.get(stem), []
+        seconds = ""
         if result is None:
-            earlier = json.loads((folder / "run.json").read_text())
-            status, seconds = "ok (earlier run)", earlier["seconds"]
+            status = "ok (earlier run)"
+            try:
+                seconds = f"{read_run_info(folder)['seconds']:.1f}"
+            except DamagedExport as err:
+                notes.append(str(err))
         elif result.ok:
-            status, seconds = "ok", result.seconds
+            status, seconds = "ok", f"{result.seconds:.1f}"
         else:
-            status, seconds = f"FAILED: {result.error}", result.seconds
-            if folder.exists():
+            status, seconds = f"FAILED: {result.error}", f"{result.seconds:.1f}"
+            if folder.is_dir():
                 status += " (figures below are from the last successful run)"
-        figures = read_figures(folder)
+        try:
+            figures = read_figures(folder) if folder.is_dir() else []
+        except DamagedExport as err:
+            figures = []
+            notes.append(str(err))
+        if notes:
+            status += "; " + "; ".join(notes)
         name = esc(stem)
         if (folder / f"{stem}.html").exists():
             name = f'<a href="{esc(quote(f"{stem}/{stem}.html"))}">{name}</a>'
-        rows.append(f"<tr><td>{name}</td><td>{esc(status)}</td><td>{seconds:.1f}</td>"
+        rows.append(f"<tr><td>{name}</td><td>{esc(status)}</td><td>{seconds}</td>"
                     f"<td>{len(figures)}</td></tr>")
         for fig in figures:
             png, svg = (esc(quote(f"{stem}/{fig[k]}")) for k in ("png", "svg"))
@@ -299,33 +671,126 @@ img{{width:100%;border:1px solid #eee}}</style></head>
 
 def replace_text(target, text):
     tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text)
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, target)
+
+
+def check_timeout(timeout):
+    """Seconds one cell may run: a positive finite number, or None for no limit."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
+            or not math.isfinite(timeout) or timeout <= 0:
+        raise RunnerError(f"cell timeout {timeout!r}: give a positive number of seconds")
+    return timeout
+
+
+def prepare_exports_dir(exports_dir, source):
+    """The exports folder, created if missing; RunnerError when it cannot be one."""
+    exports_dir = Path(exports_dir)
+    if exports_dir.exists() and not exports_dir.is_dir():
+        raise RunnerError(f"{source} {exports_dir} is a file, not a folder; "
+                          "name a folder (it is created if missing)")
+    try:
+        exports_dir.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=exports_dir, prefix=".probe.", suffix=".tmp")
+        probe.close()
+    except OSError as err:
+        raise RunnerError(f"cannot write to {source} {exports_dir} ({err.strerror or err}); "
+                          "name a folder you can write to") from None
+    return exports_dir.resolve()
 
 
 def run(names=(), parameters=None, notebooks_dir=None, exports_dir=None,
         timeout=DEFAULT_CELL_TIMEOUT, progress=True):
-    """Run the notebooks one after the other, write index.html; returns one Result each."""
+    """Run the notebooks one after the other, write index.html; returns one Result each.
+
+    Raises RunnerError before anything runs for bad input, and Interrupted (a KeyboardInterrupt)
+    on SIGINT/SIGTERM after stopping the kernel; exports are then old or new, never mixed.
+    """
+    timeout = check_timeout(timeout)
     notebooks_dir = Path(notebooks_dir or REPO_ROOT / "notebooks")
+    source = ("--exports-dir" if exports_dir else
+              f"${EXPORTS_ENV}" if os.environ.get(EXPORTS_ENV) else "exports folder")
     exports_dir = Path(exports_dir or os.environ.get(EXPORTS_ENV) or REPO_ROOT / "exports")
     notebooks = find_notebooks(names, notebooks_dir)
-    per_notebook = split_parameters(notebooks, parameters or {})
+    loaded, unreadable = {}, {}
+    for path in notebooks:
+        try:
+            loaded[path] = load_notebook(path)
+        except UnreadableNotebook as err:
+            unreadable[path] = str(err)
+    if names and unreadable:
+        raise RunnerError("; ".join(unreadable.values()))
+    per_notebook = split_parameters(list(loaded), parameters or {})
+    exports_dir = prepare_exports_dir(exports_dir, source)
     results = []
-    for i, path in enumerate(notebooks, 1):
-        params = per_notebook[path]
-        shown = " ".join(f"{k}={v!r}" for k, v in params.items())
-        print(f"[{i}/{len(notebooks)}] {path.name} {shown}".rstrip(), file=sys.stderr, flush=True)
-        result = run_notebook(path, params, exports_dir.resolve(), timeout, progress)
-        word = "ok" if result.ok else f"FAILED: {result.error}"
-        print(f"[{i}/{len(notebooks)}] {path.stem}: {word} ({result.seconds:.1f} s)",
-              file=sys.stderr, flush=True)
-        results.append(result)
-    write_index(exports_dir.resolve(), results)
+    with stop_on_signals(), exports_lock(exports_dir):
+        log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+        with signals_deferred():
+            recover_leftovers(exports_dir, log)
+        try:
+            for i, path in enumerate(notebooks, 1):
+                tag = f"[{i}/{len(notebooks)}]"
+                if path in unreadable:
+                    result = Result(path.stem, False, 0.0, error=unreadable[path])
+                else:
+                    params = per_notebook[path]
+                    shown = " ".join(f"{k}={v!r}" for k, v in params.items())
+                    log(f"{tag} {path.name} {shown}".rstrip())
+                    try:
+                        result = run_notebook(path, params, exports_dir, timeout, progress,
+                                              nb=loaded[path])
+                    except Interrupted as stop:
+                        stop.where = f"{path.stem} ({stop.where or 'between cells'})"
+                        stop.not_run = [p.stem for p in notebooks[i:]]
+                        raise
+                word = "ok" if result.ok else f"FAILED: {result.error}"
+                log(f"{tag} {path.stem}: {word} ({result.seconds:.1f} s)")
+                results.append(result)
+        except KeyboardInterrupt as stop:
+            if not isinstance(stop, Interrupted):
+                stop = Interrupted(signal.SIGINT, "")
+            stop.results = results
+            with signals_deferred():
+                write_index(exports_dir, results)  # the notebooks finished so far
+            raise stop from None
+        with signals_deferred():
+            write_index(exports_dir, results)
     return results
 
 
+def interruption_line(stop, name="SIGINT"):
+    """The one line printed when a signal stopped the run: what was running, what is left."""
+    where = getattr(stop, "where", "")
+    if not where:
+        return f"interrupted ({name}) before any notebook started: nothing was changed"
+    exports = ("it had finished and its exports are new" if getattr(stop, "installed", False)
+               else "its exports are unchanged")
+    not_run = getattr(stop, "not_run", [])
+    rest = f"; not run: {', '.join(not_run)}" if not_run else ""
+    return f"interrupted ({name}) in {where}: {exports}{rest}; run the command again to redo it"
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line that names the argument and where to look."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
+def _positive_seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be a positive number of seconds")
+    return int(value) if value.is_integer() else value
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="python -m utils run", description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
@@ -335,24 +800,33 @@ def main(argv=None):
     parser.add_argument("--notebooks-dir", type=Path, default=REPO_ROOT / "notebooks")
     parser.add_argument("--exports-dir", type=Path, default=None,
                         help=f"default: ${EXPORTS_ENV} or exports/ in the repository")
-    parser.add_argument("--cell-timeout", type=int, default=DEFAULT_CELL_TIMEOUT,
-                        help="seconds one cell may run (default: %(default)s)")
+    parser.add_argument("--cell-timeout", type=_positive_seconds, default=DEFAULT_CELL_TIMEOUT,
+                        help="seconds one cell may run, > 0 (default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
     args = parser.parse_args(argv)
-    parameters = {name: parse_value(value) for name, value in args.parameter}
+    parameters = {}
+    for name, value in args.parameter:
+        if name in parameters:
+            parser.error(f"-p {name} is given twice; give it once")
+        parameters[name] = parse_value(value)
     try:
         results = run(args.notebooks, parameters, args.notebooks_dir, args.exports_dir,
                       args.cell_timeout, not args.no_progress)
     except RunnerError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as stop:
+        signum = getattr(stop, "signum", signal.SIGINT)
+        name = signal.Signals(signum).name
+        print(f"\n{interruption_line(stop, name)}", file=sys.stderr, flush=True)
+        return 128 + signum
     print(f"\n{'notebook':32} {'status':7} {'seconds':>8} {'figures':>8}")
     for r in results:
         print(f"{r.stem:32} {'ok' if r.ok else 'FAILED':7} {r.seconds:8.1f} {r.figures:8d}")
     failed = [r for r in results if not r.ok]
     for r in failed:
-        print(f"FAILED {r.stem}: {r.error} (executed copy: {r.stem}.failed.ipynb in the exports "
-              "folder)", file=sys.stderr)
+        copy = f" (executed copy: {r.failed_copy} in the exports folder)" if r.failed_copy else ""
+        print(f"FAILED {r.stem}: {r.error}{copy}", file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -1,0 +1,407 @@
+"""Fault injection for the runner (utils/run.py): signals, unreadable notebooks, bad arguments,
+interrupted export swaps, a second run, damaged files from earlier runs.
+
+Tiny notebooks written here, real kernels, no MXNet. Each fault must give one line that names
+the culprit, and exports that are old or new, never mixed.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import REPO_ROOT
+from test_runner import make_notebook, snapshot, write_export
+from utils import run
+
+
+@pytest.fixture
+def dirs(tmp_path, monkeypatch):
+    monkeypatch.setenv(run.EXPORTS_ENV, str(tmp_path / "not-used"))
+    return tmp_path / "notebooks", tmp_path / "exports"
+
+
+def run_main(notebooks, exports, *args):
+    return run.main(["--no-progress", "--notebooks-dir", str(notebooks),
+                     "--exports-dir", str(exports), *args])
+
+
+def cli(*args, **kwargs):
+    """`python -m utils run ...` as a user types it."""
+    return subprocess.Popen([sys.executable, "-m", "utils", "run", "--no-progress", *args],
+                            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, **kwargs)
+
+
+def hidden(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def process_gone(pid):
+    """True when `pid` no longer runs (a zombie waiting for a parent to reap it counts)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state in ("Z", "X")
+
+
+def wait_for(path, proc, seconds=60):
+    deadline = time.monotonic() + seconds
+    while not (path.exists() and path.read_text()):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+    return path.read_text()
+
+
+def sleeper_notebooks(notebooks, pid_file):
+    """first (quick), slow (writes its kernel's pid, then sleeps SLEEP s), last (quick)."""
+    make_notebook(notebooks, "a_first", write_export("a_first", "out.txt", "'new'"))
+    make_notebook(notebooks, "b_slow", ("SLEEP = 0", ["parameters"]),
+                  write_export("b_slow", "out.txt", "f'slept {SLEEP}'"),
+                  f"import os, pathlib, time\npathlib.Path({str(pid_file)!r})"
+                  ".write_text(str(os.getpid()))\ntime.sleep(SLEEP)")
+    make_notebook(notebooks, "c_last", write_export("c_last", "out.txt", "'new'"))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_the_whole_run_at_once(tmp_path, signum):
+    """Ctrl-C (and SIGTERM) to a running `python -m utils run`: one line, exit 128+n, the
+    kernel gone, the interrupted notebook's exports old, nothing after it run; a second run
+    meanwhile is refused naming the first one's pid."""
+    notebooks, exports, pid_file = tmp_path / "nb", tmp_path / "exports", tmp_path / "kernel.pid"
+    sleeper_notebooks(notebooks, pid_file)
+    first = cli("--notebooks-dir", str(notebooks), "--exports-dir", str(exports))
+    assert first.wait(timeout=180) == 0, first.communicate()
+    for stem in ("a_first", "c_last"):  # mark the old exports, to see what the next run replaces
+        (exports / stem / "out.txt").write_text("old")
+    old_slow = snapshot(exports / "b_slow")
+    pid_file.unlink()
+
+    proc = cli("--notebooks-dir", str(notebooks), "--exports-dir", str(exports),
+               "-p", "SLEEP", "120")
+    kernel = int(wait_for(pid_file, proc))
+    second = cli("--notebooks-dir", str(notebooks), "--exports-dir", str(exports), "a_first")
+    out2, err2 = second.communicate(timeout=120)
+    assert second.returncode == 2
+    assert err2.strip().splitlines() == [
+        f"error: another run (pid {proc.pid}) is writing to {exports.resolve()}; wait for it "
+        f"to finish, stop it (kill -INT {proc.pid}), or pass another --exports-dir"]
+
+    start = time.monotonic()
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=60)
+    seconds = time.monotonic() - start
+    print(f"{signal.Signals(signum).name}: exit after {seconds:.2f} s")
+
+    assert proc.returncode == 128 + signum
+    assert "Traceback" not in err and "Error" not in err
+    name = signal.Signals(signum).name
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[-1] == (f"interrupted ({name}) in b_slow (cell 4): its exports are unchanged; "
+                         "not run: c_last; run the command again to redo it")
+    assert [line for line in lines if "interrupted" in line] == [lines[-1]]
+    assert seconds < 15
+    assert process_gone(kernel)
+    assert (exports / "a_first" / "out.txt").read_text() == "new"  # finished before: new
+    assert snapshot(exports / "b_slow") == old_slow  # interrupted: old
+    assert (exports / "c_last" / "out.txt").read_text() == "old"  # never started
+    assert hidden(exports) == [".run.lock"]  # no staging folder, no temp file
+    assert not (exports / "b_slow.failed.ipynb").exists()
+
+
+def test_a_notebook_that_cannot_be_read_is_named_and_the_others_run(dirs, capsys):
+    notebooks, exports = dirs
+    make_notebook(notebooks, "good", write_export("good", "out.txt", "'ran'"))
+    bad = {
+        "bad_json": b'{"cells": [',
+        "bad_empty_object": b"{}",
+        "bad_list": b"[]",
+        "bad_bytes": b"\xff\xfe\x00",
+        "bad_schema": json.dumps({"cells": [{"cell_type": "code"}], "metadata": {},
+                                  "nbformat": 4, "nbformat_minor": 5}).encode(),
+    }
+    for stem, content in bad.items():
+        (notebooks / f"{stem}.ipynb").write_bytes(content)
+    (notebooks / "bad_folder.ipynb").mkdir()
+    (notebooks / "bad_link.ipynb").symlink_to(notebooks / "nowhere.ipynb")
+    make_notebook(notebooks, "Bad Name", "print('never')")
+
+    assert run_main(notebooks, exports) == 1
+    err = capsys.readouterr().err
+    failed = [line for line in err.splitlines() if line.startswith("FAILED ")]
+    assert len(failed) == 8, err
+    expected = {
+        "bad_json": "bad_json.ipynb is not valid JSON (",
+        "bad_empty_object": "bad_empty_object.ipynb is JSON but not a notebook",
+        "bad_list": "bad_list.ipynb is JSON but not a notebook",
+        "bad_bytes": "bad_bytes.ipynb is not UTF-8 text",
+        "bad_schema": "bad_schema.ipynb is not a valid notebook (",
+        "bad_folder": "bad_folder.ipynb cannot be read (Is a directory)",
+        "bad_link": "bad_link.ipynb cannot be read (No such file or directory)",
+        "Bad Name": "Bad Name.ipynb: its name becomes the export folder",
+    }
+    for stem, words in expected.items():
+        line = next(line for line in failed if line.startswith(f"FAILED {stem}: "))
+        assert words in line, line
+        assert "Traceback" not in line and "executed copy" not in line
+    assert (exports / "good" / "out.txt").read_text() == "ran"
+    page = (exports / "index.html").read_text()
+    assert "<td>bad_json</td><td>FAILED: " in page and "bad_json.ipynb is not valid JSON" in page
+
+
+def test_a_named_notebook_that_cannot_be_read_stops_the_run_before_anything_runs(dirs, capsys):
+    notebooks, exports = dirs
+    make_notebook(notebooks, "good", "print(1)")
+    (notebooks / "broken.ipynb").write_text("{}")
+    assert run_main(notebooks, exports, "good", "broken") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {notebooks / 'broken.ipynb'} is JSON "
+                                               "but not a notebook")
+    assert not exports.exists()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--cell-timeout", "-5"], "argument --cell-timeout: -5 must be a positive number"),
+    (["--cell-timeout", "0"], "argument --cell-timeout: 0 must be a positive number"),
+    (["--cell-timeout", "nan"], "argument --cell-timeout: nan must be a positive number"),
+    (["--cell-timeout", "inf"], "argument --cell-timeout: inf must be a positive number"),
+    (["--cell-timeout", "ten"], "argument --cell-timeout: 'ten' is not a number of seconds"),
+    (["-p", "EPOCHS", "1", "-p", "EPOCHS", "2"], "-p EPOCHS is given twice; give it once"),
+    (["-p", "EPOCHS"], "argument -p/--parameter: expected 2 arguments"),
+    (["--no-such-option"], "unrecognized arguments: --no-such-option"),
+])
+def test_argument_errors_exit_2_with_one_line(dirs, capsys, args, words):
+    notebooks, exports = dirs
+    make_notebook(notebooks, "only", ("EPOCHS = 1", ["parameters"]), "pass")
+    with pytest.raises(SystemExit) as stop:
+        run_main(notebooks, exports, *args)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0], err
+    assert err[0].endswith("see python -m utils run --help")
+    assert not exports.exists()
+
+
+def test_bad_folders_and_names_exit_2_with_one_line(dirs, capsys, monkeypatch, tmp_path):
+    notebooks, exports = dirs
+    make_notebook(notebooks, "only", "pass")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder")
+    cases = [
+        (["--exports-dir", str(a_file)], f"error: --exports-dir {a_file} is a file, not a "
+                                         "folder; name a folder (it is created if missing)"),
+        (["--exports-dir", str(a_file / "sub")], f"error: cannot write to --exports-dir "
+                                                 f"{a_file / 'sub'} (Not a directory)"),
+        (["--notebooks-dir", str(tmp_path / "missing")], "does not exist or is not a folder"),
+        (["only", "only.ipynb"], "error: notebook 'only' is named twice; name it once"),
+    ]
+    for args, words in cases:
+        assert run.main(["--no-progress", "--notebooks-dir", str(notebooks), *args]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and words in err[0], (args, err)
+    monkeypatch.setenv(run.EXPORTS_ENV, str(a_file))
+    assert run.main(["--no-progress", "--notebooks-dir", str(notebooks)]) == 2
+    assert f"${run.EXPORTS_ENV} {a_file} is a file" in capsys.readouterr().err
+    for timeout in (0, -1, float("nan"), "5", True):
+        with pytest.raises(run.RunnerError, match="positive number of seconds"):
+            run.run(notebooks_dir=notebooks, exports_dir=exports, timeout=timeout)
+    assert not exports.exists()
+
+
+CRASH_IN_SWAP = textwrap.dedent("""
+    import os, shutil, sys
+    sys.path.insert(0, sys.argv[1])
+    from pathlib import Path
+    from utils import run
+    new, target, crash_at = Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
+    calls = []
+    real_replace, real_rmtree = os.replace, shutil.rmtree
+
+    def replace(src, dst):
+        calls.append(1)
+        if len(calls) == crash_at:
+            os._exit(9)  # the process dies here: no finally, no handler
+        real_replace(src, dst)
+
+    def rmtree(path, *args, **kwargs):
+        if crash_at == 0 and ".old." in str(path) and Path(path).exists():
+            (Path(path) / "f.txt").unlink()  # half removed
+            os._exit(9)
+        real_rmtree(path, *args, **kwargs)
+
+    run.os.replace, run.shutil.rmtree = replace, rmtree
+    run.install(new, target)
+""")
+
+
+@pytest.mark.parametrize("crash_at, after", [
+    (1, "old"),  # before the old folder is set aside
+    (2, "old"),  # between the two renames: the target is missing, the old one set aside
+    (0, "new"),  # while removing the old folder
+])
+def test_a_crash_at_any_step_of_the_swap_is_recovered_by_the_next_run(tmp_path, crash_at, after):
+    exports = tmp_path / "exports"
+    target, new = exports / "nb", exports / ".nb.staging.x" / "nb"
+    for folder, text in ((target, "old"), (new, "new")):
+        folder.mkdir(parents=True)
+        (folder / "f.txt").write_text(text)
+        (folder / "g.txt").write_text(text)
+    (target / "run.json").write_text(json.dumps({"seconds": 1.0}))
+    crashed = subprocess.run([sys.executable, "-c", CRASH_IN_SWAP, str(REPO_ROOT), str(new),
+                              str(target), str(crash_at)], capture_output=True, text=True)
+    assert crashed.returncode == 9, crashed.stderr
+
+    actions = run.recover_leftovers(exports)
+    assert actions and all("left by an interrupted run" in a for a in actions)
+    assert hidden(exports) == []
+    assert {p.name: p.read_text() for p in target.iterdir() if p.suffix == ".txt"} == {
+        "f.txt": after, "g.txt": after}
+    run.write_index(exports, [])
+    page = (exports / "index.html").read_text()
+    assert ".old." not in page and "staging" not in page
+
+
+def test_a_failed_rename_in_the_swap_puts_the_old_folder_back(tmp_path, monkeypatch):
+    target, new = tmp_path / "nb", tmp_path / "staged"
+    for folder, text in ((target, "old"), (new, "new")):
+        folder.mkdir()
+        (folder / "f.txt").write_text(text)
+    real = os.replace
+
+    def second_rename_fails(src, dst):
+        if Path(src) == new:
+            raise OSError(28, "No space left on device")
+        real(src, dst)
+
+    monkeypatch.setattr(run.os, "replace", second_rename_fails)
+    with pytest.raises(OSError, match="No space"):
+        run.install(new, target)
+    assert (target / "f.txt").read_text() == "old"
+    assert hidden(tmp_path) == []
+
+
+def test_a_signal_between_the_renames_waits_until_the_swap_is_done(tmp_path, monkeypatch):
+    target, new = tmp_path / "nb", tmp_path / "staged"
+    for folder, text in ((target, "old"), (new, "new")):
+        folder.mkdir()
+        (folder / "f.txt").write_text(text)
+    real = os.replace
+
+    def interrupt_after_first(src, dst):
+        real(src, dst)
+        if Path(dst).name.startswith(".nb.old."):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(run.os, "replace", interrupt_after_first)
+    with run.stop_on_signals(), pytest.raises(run.Interrupted):
+        run.install(new, target)
+    assert (target / "f.txt").read_text() == "new"
+    assert not new.exists()
+
+
+def test_an_interrupted_run_inside_the_swap_leaves_old_or_new(dirs, monkeypatch, capsys):
+    """In-process: SIGINT while run() swaps a notebook's folder in: that notebook is new, the
+    index is written, the next notebook does not run, the one-line message names it."""
+    notebooks, exports = dirs
+    make_notebook(notebooks, "one", write_export("one", "out.txt", "'new'"))
+    make_notebook(notebooks, "two", write_export("two", "out.txt", "'new'"))
+    (exports / "one").mkdir(parents=True)
+    (exports / "one" / "out.txt").write_text("old")
+    real = os.replace
+
+    def interrupt_mid_swap(src, dst):
+        real(src, dst)
+        if Path(dst).name.startswith(".one.old."):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(run.os, "replace", interrupt_mid_swap)
+    assert run_main(notebooks, exports) == 130
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == (
+        "interrupted (SIGINT) in one (saving its exports): it had finished and its exports "
+        "are new; not run: two; run the command again to redo it")
+    assert (exports / "one" / "out.txt").read_text() == "new"
+    assert not (exports / "two").exists()
+    assert hidden(exports) == [".run.lock"]
+    assert "one" in (exports / "index.html").read_text()
+
+
+def test_leftovers_of_a_killed_run_are_cleaned_up_and_never_shown(dirs, capsys):
+    notebooks, exports = dirs
+    make_notebook(notebooks, "kept", write_export("kept", "out.txt", "'new'"))
+    (exports / ".lost.old.123").mkdir(parents=True)  # set aside, nothing replaced it
+    (exports / ".lost.old.123" / "run.json").write_text(json.dumps({"seconds": 2.0}))
+    (exports / "kept").mkdir()
+    (exports / ".kept.old.456").mkdir()  # set aside, then replaced
+    (exports / ".kept.old.456" / "run.json").write_text(json.dumps({"seconds": 3.0}))
+    (exports / ".kept.staging.abc" / "kept").mkdir(parents=True)
+    (exports / ".index.html.tmp").write_text("half a page")
+    (exports / ".run.lock").write_text("99999999")  # a dead run's lock: not held, so free
+
+    assert run_main(notebooks, exports) == 0
+    err = capsys.readouterr().err
+    assert "put back lost/ from .lost.old.123, left by an interrupted run" in err
+    assert "removed .kept.old.456, left by an interrupted run" in err
+    assert hidden(exports) == [".run.lock"]
+    page = (exports / "index.html").read_text()
+    assert ".old." not in page and "staging" not in page and ">lost<" in page
+
+
+def test_damaged_files_of_earlier_runs_are_noted_in_the_index(dirs):
+    notebooks, exports = dirs
+    make_notebook(notebooks, "fresh", "pass")
+    for stem, run_json, figures_json in [
+            ("bad_run_json", "{oops", "[]"),
+            ("run_json_no_seconds", "{}", "[]"),
+            ("bad_figures_json", json.dumps({"seconds": 1}), "[{"),
+            ("escaping_figure", json.dumps({"seconds": 1}),
+             json.dumps([{"name": "x", "caption": "", "png": "../../x.png", "svg": "x.svg"}])),
+            ("figures_not_a_list", json.dumps({"seconds": 1}), json.dumps({"name": "x"}))]:
+        (exports / stem).mkdir(parents=True)
+        (exports / stem / "run.json").write_text(run_json)
+        (exports / stem / "figures.json").write_text(figures_json)
+
+    assert run_main(notebooks, exports, "fresh") == 0
+    page = (exports / "index.html").read_text()
+    assert page.count("re-run bad_run_json to rebuild it") == 1
+    assert page.count("re-run run_json_no_seconds to rebuild it") == 1
+    for stem in ("bad_figures_json", "escaping_figure", "figures_not_a_list"):
+        assert f"{stem}/figures.json is damaged (" in page
+        assert f"re-run the notebook ({stem}) to rebuild it" in page
+    assert "../../x.png" not in page.replace("&#x27;", "'").split("<h1>Figures</h1>")[1]
+
+
+def test_a_notebook_writing_a_damaged_manifest_fails_and_keeps_the_old_exports(dirs, capsys):
+    notebooks, exports = dirs
+    make_notebook(notebooks, "junk", write_export("junk", "figures.json", "'[{\"name\": 1}]'"))
+    make_notebook(notebooks, "missing", write_export(
+        "missing", "figures.json",
+        "'[{\"name\": \"a\", \"caption\": \"\", \"png\": \"a.png\", \"svg\": \"a.svg\"}]'"))
+    (exports / "junk").mkdir(parents=True)
+    (exports / "junk" / "kept.txt").write_text("old")
+    assert run_main(notebooks, exports) == 1
+    err = capsys.readouterr().err
+    assert "FAILED junk: " in err and "junk/figures.json is damaged (figure 1: name 1" in err
+    assert "figures.json lists a.png, a.svg, not in the folder; re-run the notebook" in err
+    assert sorted(p.name for p in (exports / "junk").iterdir()) == ["kept.txt"]
+    assert not (exports / "missing").exists()
+
+
+def test_stems_and_manifest_rules_match_the_plot_helpers():
+    from utils import plot
+    assert run.NAME.pattern == plot._NAME.pattern
+    entries = [{"name": "ok", "caption": "c", "png": "ok.png", "svg": "ok.svg"}, "text",
+               {"name": "../x", "caption": "", "png": "x.png", "svg": "x.svg"},
+               {"name": "a", "caption": 3, "png": "a.png", "svg": "a.svg"},
+               {"name": "a", "caption": "", "png": "/etc/a.png", "svg": "a.svg"}]
+    assert [run._manifest_entry_problem(e) for e in entries] == [
+        plot._entry_problem(e) for e in entries]
+    assert [bool(plot._entry_problem(e)) for e in entries] == [False, True, True, True, True]
