@@ -246,3 +246,70 @@ def test_final_linear_model_on_the_first_fold_of_real_data(house_dir):
                                   train_df.iloc[train_idx], valid)
     assert score < 0.115, score  # measured 0.105 on this fold
     assert score < log_rmse(book_like, valid["SalePrice"].to_numpy()) - 0.03
+
+
+# ------------------------------------------------------------- options added for notebook 2
+
+def test_lasso_path_matches_separate_fits():
+    X, y, _ = regression_problem()
+    args = nd.array(X), nd.array(y.reshape(-1, 1))
+    predictors, weights = house.lasso_path(*args, [0.01, 0.05])
+    for column, alpha in enumerate((0.01, 0.05)):
+        model = house.Lasso(alpha)
+        predict = model.fit(*args)
+        np.testing.assert_allclose(weights[:, column], model.weights, atol=1e-6)
+        np.testing.assert_allclose(predictors[column](args[0]), predict(args[0]), atol=1e-5)
+    assert (weights[:, 1] == 0).sum() >= (weights[:, 0] == 0).sum()  # more alpha, fewer kept
+    with pytest.raises(ValueError, match="alpha"):
+        house.lasso_path(*args, [])
+
+
+def test_standardize_off_keeps_raw_units_and_fills_the_mean():
+    rows = house_frame(20).drop(columns=["Id", "SalePrice"])
+    rows.loc[3, "GrLivArea"] = np.nan
+    out = house.FoldPreprocessor(standardize=False).fit_transform(rows)
+    np.testing.assert_allclose(out.loc[0, "GrLivArea"], rows.loc[0, "GrLivArea"])
+    assert out.loc[3, "GrLivArea"] == pytest.approx(rows["GrLivArea"].mean())
+
+
+def test_missing_flags_mark_the_rows_that_were_missing():
+    rows = house_frame(20).drop(columns=["Id", "SalePrice"])
+    rows.loc[[2, 5], "LotArea"] = np.nan
+    prep = house.FoldPreprocessor(missing_flags=True).fit(rows)
+    out = prep.transform(rows)
+    assert out["LotArea_was_missing"].tolist() == [float(i in (2, 5)) for i in range(20)]
+    assert "GrLivArea_was_missing" not in out  # never missing in the fitted rows: no flag
+    assert "LotArea_was_missing" not in house.FoldPreprocessor().fit_transform(rows)
+
+
+def test_onehot_off_gives_one_code_per_category():
+    train_rows = house_frame(20).drop(columns=["Id", "SalePrice"])
+    new_rows = house_frame(3, seed=4).drop(columns=["Id", "SalePrice"])
+    new_rows.loc[0, "Neighborhood"], new_rows.loc[1, "Neighborhood"] = "Unseen", None
+    prep = house.FoldPreprocessor(onehot=False).fit(train_rows)
+    out = prep.transform(new_rows)
+    assert not any(c.startswith("Neighborhood_") for c in out.columns)
+    assert out.loc[0, "Neighborhood"] == -1 and out.loc[1, "Neighborhood"] == -1
+    seen = prep.categories["Neighborhood"]
+    assert out.loc[2, "Neighborhood"] == seen.index(new_rows.loc[2, "Neighborhood"])
+
+
+def test_cross_validate_takes_folds_and_shares_designs():
+    frame = house_frame(40)
+    recipe = house.Recipe(house.Ridge(0.1), log_skewed=True)
+    plain = house.cross_validate(recipe, frame)
+    designs = {}
+    cached = house.cross_validate(recipe, frame, designs=designs)
+    again = house.cross_validate(house.Recipe(house.Ridge(0.1), log_skewed=True), frame,
+                                 designs=designs)
+    assert plain.scores == cached.scores == again.scores and len(designs) == 5
+    shuffled = house.cross_validate(recipe, frame,
+                                    folds=k_fold_indices(40, 5, shuffle=True, seed=1))
+    assert shuffled.scores != plain.scores and np.isfinite(shuffled.predictions).all()
+
+
+def test_gradient_boosting_learns_a_table():
+    pytest.importorskip("sklearn")
+    X, y, _ = regression_problem(n=300, d=4)
+    predict = house.GradientBoosting().fit(nd.array(X), nd.array(y.reshape(-1, 1)), seed=0)
+    assert np.sqrt(np.mean((predict(nd.array(X)) - y) ** 2)) < 0.5 * y.std()

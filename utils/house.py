@@ -3,8 +3,11 @@
 The rule behind every function here: whatever is learned from data (which columns are skewed,
 clipping bounds, means and standard deviations, neighborhood medians, the categories to
 one-hot, which rows are outliers) is learned from the rows a model trains on. In k-fold
-cross-validation those are the training folds, so the validation fold stays as unseen as the
-Kaggle test set. (The Kaggle submission is written by utils/submission.py.)
+cross-validation those are the training folds, so no statistic has seen the validation fold.
+That alone does not make the k-fold score an unbiased guess of the test score: a recipe whose
+settings were picked because they scored best on these folds is flattered by that choice
+(utils/selection.py measures by how much, with nested cross-validation).
+(The Kaggle submission is written by utils/submission.py.)
 """
 from dataclasses import dataclass, field
 
@@ -93,21 +96,30 @@ class FoldPreprocessor:
 
     Steps: (engineered features), log1p of skewed non-negative numeric columns, clipping to
     the fitted rows' [q, 1-q] quantiles (so a model never extrapolates beyond the sizes it
-    has seen), standardization (标准化) with the fitted rows' mean and std, NaN -> 0, and
-    one-hot columns (plus a missing-value column) for the categories seen in the fitted rows;
-    an unseen category becomes all zeros.
+    has seen), standardization (标准化) with the fitted rows' mean and std, NaN -> the fitted
+    mean, and one-hot columns (独热编码, plus a missing-value column) for the categories seen
+    in the fitted rows; an unseen category becomes all zeros.
+
+    Switches for experiments: standardize=False keeps raw units (missing values still become
+    the fitted mean); missing_flags=True adds a 0/1 "was missing" column per numeric column
+    that had missing values in the fitted rows; onehot=False gives each categorical column one
+    integer code instead (sorted category index, -1 for missing or unseen), for tree models.
     """
 
     def __init__(self, engineered=False, log_skewed=False, skew_threshold=0.75,
-                 clip_quantile=0.0):
+                 clip_quantile=0.0, standardize=True, onehot=True, missing_flags=False):
         if not 0.0 <= clip_quantile < 0.5:
             raise ValueError(f"clip_quantile={clip_quantile}: use 0 (no clipping) up to < 0.5")
         self.engineered, self.log_skewed = engineered, log_skewed
         self.skew_threshold, self.clip_quantile = skew_threshold, clip_quantile
+        self.standardize, self.onehot, self.missing_flags = standardize, onehot, missing_flags
         self.fitted = False
 
-    def _frame(self, features):
-        f = add_features(features) if self.engineered else features.copy()
+    def _frame(self, features, extended=None):
+        if self.engineered:
+            f = add_features(features) if extended is None else extended.copy()
+        else:
+            f = features.copy()
         if self.engineered:
             for name, (by_neighborhood, overall) in self.neighborhood_medians.items():
                 f[name] = f["Neighborhood"].map(by_neighborhood).fillna(overall)
@@ -126,7 +138,7 @@ class FoldPreprocessor:
                        extended[column].median())
                 for name, column in (("NeighborhoodQuality", "OverallQual"),
                                      ("NeighborhoodTotalSF", "TotalSF"))}
-        f = self._frame(features)
+        f = self._frame(features, extended if self.engineered else None)
         self.numeric = [c for c in f.columns if pd.api.types.is_numeric_dtype(f[c])
                         and not pd.api.types.is_bool_dtype(f[c])]
         self.categorical = [c for c in f.columns if c not in self.numeric]
@@ -141,10 +153,15 @@ class FoldPreprocessor:
         self.low = values.quantile(q) if q else None
         self.high = values.quantile(1 - q) if q else None
         if q:
-            values = values.clip(self.low, self.high, axis=1)
+            values = pd.DataFrame(self._clip(values.to_numpy()), index=values.index,
+                                  columns=values.columns)
         self.mean = values.mean()
         std = values.std()
         self.std = std.where(std > 0, 1.0).fillna(1.0)
+        if not self.standardize:
+            self.std[:] = 1.0
+        self.flagged = [c for c in self.numeric if values[c].isna().any()] \
+            if self.missing_flags else []
         self.categories = {c: sorted(f[c].dropna().astype(str).unique()) for c in
                            self.categorical}
         self.fitted = True
@@ -158,19 +175,36 @@ class FoldPreprocessor:
         absent = [c for c in self.numeric + self.categorical if c not in f.columns]
         if absent:
             raise KeyError(f"rows lack columns the preprocessor was fitted on: {absent[:5]}")
-        values = f[self.numeric].astype(np.float64)
+        values = f[self.numeric].to_numpy(np.float64)  # numpy: k-fold calls this often
         if self.skewed:
-            values[self.skewed] = np.log1p(values[self.skewed].clip(lower=0))
+            where = [self.numeric.index(c) for c in self.skewed]
+            values[:, where] = np.log1p(np.maximum(values[:, where], 0))
         if self.clip_quantile:
-            values = values.clip(self.low, self.high, axis=1)
-        values = ((values - self.mean) / self.std).fillna(0.0)
-        columns = [values]
+            values = self._clip(values)
+        flags = np.isnan(values[:, [self.numeric.index(c) for c in self.flagged]])
+        if self.standardize:
+            values = (values - self.mean.to_numpy()) / self.std.to_numpy()
+            values = np.nan_to_num(values, nan=0.0)
+        else:
+            values = np.where(np.isnan(values), self.mean.to_numpy(), values)
+        blocks, names = [values, flags], self.numeric + [f"{c}_was_missing" for c in self.flagged]
         for c in self.categorical:
-            text = f[c].astype(str).where(f[c].notna())
-            onehot = {f"{c}_{v}": (text == v) for v in self.categories[c]}
-            onehot[f"{c}_nan"] = text.isna()
-            columns.append(pd.DataFrame(onehot, index=f.index))
-        return pd.concat(columns, axis=1).astype(np.float32)
+            missing = f[c].isna().to_numpy()
+            text = f[c].astype(str).to_numpy()
+            seen = self.categories[c]
+            onehot = (text[:, None] == np.array(seen, dtype=object)[None, :]) & ~missing[:, None]
+            if self.onehot:
+                blocks.append(np.column_stack([onehot, missing]))
+                names += [f"{c}_{v}" for v in seen] + [f"{c}_nan"]
+            else:
+                codes = onehot.argmax(axis=1) if seen else np.zeros(len(f), dtype=int)
+                blocks.append(np.where(onehot.any(axis=1), codes, -1)[:, None])
+                names.append(c)
+        return pd.DataFrame(np.hstack(blocks).astype(np.float32), index=f.index, columns=names)
+
+    def _clip(self, values):
+        """Clip each column to [low, high]; NaN stays NaN (filled with the mean later)."""
+        return np.clip(values, self.low.to_numpy(), self.high.to_numpy())
 
     def fit_transform(self, features):
         return self.fit(features).transform(features)
@@ -270,23 +304,37 @@ class Lasso:
     num_steps: int = 500
 
     def fit(self, X, y, seed=None):
-        y, mean = _centred(y)
-        x_mean = X.mean(axis=0, keepdims=True)
-        A = X - x_mean
-        m = A.shape[0]
-        gram = nd.dot(A, A, transpose_a=True) / m
-        corr = nd.dot(A, y, transpose_a=True) / m
-        step = 1.0 / _largest_eigenvalue(gram)
-        w = nd.zeros_like(corr)
-        z, t = w, 1.0
-        for _ in range(self.num_steps):
-            moved = z - step * (nd.dot(gram, z) - corr)
-            w_next = nd.sign(moved) * nd.relu(nd.abs(moved) - step * self.alpha)
-            t_next = (1 + np.sqrt(1 + 4 * t * t)) / 2
-            z = w_next + ((t - 1) / t_next) * (w_next - w)
-            w, t = w_next, t_next
-        self.weights = w.asnumpy().ravel()  # to count the columns L1 kept
-        return _predictor(_dense_with(w, x_mean), mean)
+        (predict,), weights = lasso_path(X, y, [self.alpha], self.num_steps)
+        self.weights = weights[:, 0]  # to count the columns L1 kept
+        return predict
+
+
+def lasso_path(X, y, alphas, num_steps=500):
+    """One FISTA run for several alphas at once (one weight column each): a grid search over
+    alpha costs about as much as a single fit. Returns ([predict per alpha], weights (d, a)).
+    """
+    alphas = [float(a) for a in alphas]
+    if not alphas or min(alphas) < 0:
+        raise ValueError(f"alphas={alphas}: give at least one alpha >= 0")
+    y, mean = _centred(y)
+    x_mean = X.mean(axis=0, keepdims=True)
+    A = X - x_mean
+    m = A.shape[0]
+    gram = nd.dot(A, A, transpose_a=True) / m
+    corr = nd.dot(A, y, transpose_a=True) / m
+    step = 1.0 / _largest_eigenvalue(gram)
+    threshold = nd.array([alphas]) * step  # (1, a): each column its own penalty
+    w = nd.zeros((corr.shape[0], len(alphas)))
+    z, t = w, 1.0
+    for _ in range(num_steps):
+        moved = z - step * (nd.dot(gram, z) - corr)
+        w_next = nd.sign(moved) * nd.relu(nd.broadcast_sub(nd.abs(moved), threshold))
+        t_next = (1 + np.sqrt(1 + 4 * t * t)) / 2
+        z = w_next + ((t - 1) / t_next) * (w_next - w)
+        w, t = w_next, t_next
+    predictors = [_predictor(_dense_with(w[:, a:a + 1], x_mean), mean)
+                  for a in range(len(alphas))]
+    return predictors, w.asnumpy()
 
 
 def _largest_eigenvalue(gram, iterations=100):
@@ -317,6 +365,39 @@ class Average:
                               for w, fits in predictors)
 
 
+@dataclass
+class GradientBoosting:
+    """scikit-learn's HistGradientBoostingRegressor: what a practitioner reaches for on tables.
+
+    Gradient-boosted trees need no scaling, find interactions and thresholds by themselves and
+    are not hurt by skew. The hyperparameters are scikit-learn's defaults, so no choice of ours
+    was tuned on the rows it is scored on. Pair it with Recipe(onehot=False): one integer code
+    per categorical column (trees split on codes; a few hundred one-hot columns are slower).
+    """
+    max_iter: int = 100
+    learning_rate: float = 0.1
+
+    threads: int = 1  # OpenMP threads; more only pay on an idle machine with many cores
+
+    def fit(self, X, y, seed):
+        from sklearn.ensemble import HistGradientBoostingRegressor  # only this model needs it
+        from threadpoolctl import threadpool_limits  # installed with scikit-learn
+        model = HistGradientBoostingRegressor(max_iter=self.max_iter,
+                                              learning_rate=self.learning_rate,
+                                              early_stopping=False, random_state=seed)
+        with threadpool_limits(self.threads):
+            model.fit(_host(X), _host(y).ravel())
+
+        def predict(X_new):
+            with threadpool_limits(self.threads):
+                return model.predict(_host(X_new))
+        return predict
+
+
+def _host(array):
+    return array.asnumpy() if isinstance(array, nd.NDArray) else np.asarray(array)
+
+
 # ------------------------------------------------------------------------------ recipes
 
 @dataclass
@@ -330,17 +411,27 @@ class Recipe:
     stats_from: str = "fold"  # "fold": training rows only; "all": train+test rows (the book)
     drop_outliers: bool = False
     name: str = ""
+    standardize: bool = True
+    missing_flags: bool = False
+    onehot: bool = True
 
     def preprocessor(self):
-        return FoldPreprocessor(self.engineered, self.log_skewed, clip_quantile=self.clip_quantile)
+        return FoldPreprocessor(self.engineered, self.log_skewed, clip_quantile=self.clip_quantile,
+                                standardize=self.standardize, onehot=self.onehot,
+                                missing_flags=self.missing_flags)
+
+    def preprocessing_key(self):
+        """What the design matrix depends on: recipes that share it can share the matrices."""
+        return (self.engineered, self.log_skewed, self.clip_quantile, self.stats_from,
+                self.drop_outliers, self.standardize, self.missing_flags, self.onehot)
 
 
 def _features(df):
     return df.drop(columns=[c for c in ("Id", LABEL) if c in df.columns])
 
 
-def _fit_and_predict(recipe, train_rows, predict_rows, all_features, seed):
-    """Fit the recipe on train_rows (a frame with SalePrice), predict prices for predict_rows."""
+def _design(recipe, train_rows, predict_rows, all_features):
+    """(X, X_new, training rows used): the recipe's design matrices as NDArrays."""
     if recipe.stats_from not in ("fold", "all"):
         raise ValueError(f"stats_from={recipe.stats_from!r}; use 'fold' or 'all'")
     if recipe.drop_outliers:
@@ -349,6 +440,12 @@ def _fit_and_predict(recipe, train_rows, predict_rows, all_features, seed):
     prep.fit(all_features if recipe.stats_from == "all" else _features(train_rows))
     X = nd.array(prep.transform(_features(train_rows)).to_numpy())
     X_new = nd.array(prep.transform(_features(predict_rows)).to_numpy())
+    return X, X_new, train_rows
+
+
+def _fit_and_predict(recipe, train_rows, predict_rows, all_features, seed, design=None):
+    """Fit the recipe on train_rows (a frame with SalePrice), predict prices for predict_rows."""
+    X, X_new, train_rows = design or _design(recipe, train_rows, predict_rows, all_features)
     prices = train_rows[LABEL].to_numpy(np.float64)
     target = np.log(prices) if recipe.log_target else prices
     predict = recipe.model.fit(X, nd.array(target.reshape(-1, 1)), seed)
@@ -367,12 +464,15 @@ class CVResult:
         return float(np.mean(self.scores))
 
 
-def cross_validate(recipe, train_df, test_df=None, k=5, seed=0):
-    """k-fold CV on the book's contiguous folds; validation folds keep every row.
+def cross_validate(recipe, train_df, test_df=None, k=5, seed=0, folds=None, designs=None):
+    """k-fold CV (the book's contiguous folds unless `folds` lists (train_idx, valid_idx)).
 
     Outliers are dropped from the training folds only (when the recipe says so) and every
-    statistic is fitted per fold, so nothing about a validation fold shapes its predictions.
+    statistic is fitted per fold, so no statistic has seen its validation fold. The mean score
+    is still selection-biased if the recipe's settings were picked by this same score.
     test_df is needed only for stats_from="all" (the book's way of standardizing).
+    designs: a dict to reuse design matrices across recipes with equal preprocessing
+    (the caller owns it; keep one per train_df).
     """
     if LABEL not in train_df.columns:
         raise KeyError(f"train_df has no {LABEL} column; pass the training frame")
@@ -382,11 +482,20 @@ def cross_validate(recipe, train_df, test_df=None, k=5, seed=0):
             raise ValueError("stats_from='all' fits statistics on train and test rows: "
                              "pass test_df")
         all_features = pd.concat([_features(train_df), _features(test_df)], ignore_index=True)
+    folds = training.k_fold_indices(len(train_df), k) if folds is None else folds
     predictions = np.full(len(train_df), np.nan)
     scores = []
-    for train_idx, valid_idx in training.k_fold_indices(len(train_df), k):
+    for train_idx, valid_idx in folds:
         valid = train_df.iloc[valid_idx]
-        pred = _fit_and_predict(recipe, train_df.iloc[train_idx], valid, all_features, seed)
+        design = None
+        if designs is not None:
+            key = (recipe.preprocessing_key(), np.asarray(train_idx).tobytes(),
+                   np.asarray(valid_idx).tobytes())
+            if key not in designs:
+                designs[key] = _design(recipe, train_df.iloc[train_idx], valid, all_features)
+            design = designs[key]
+        pred = _fit_and_predict(recipe, train_df.iloc[train_idx], valid, all_features, seed,
+                                design)
         predictions[valid_idx] = pred
         scores.append(training.log_rmse(pred, valid[LABEL].to_numpy()))
     return CVResult(scores, predictions)
