@@ -1,21 +1,29 @@
 # Two commands do everything (see README):
-#   make         install into .venv, then execute every notebook and export every plot
-#   make test    install into .venv if needed, then run the tests
+#   make         install the learner set into .venv, then execute every notebook and export every plot
+#   make test    install the development set into .venv, then run the tests
 #   make bench   the training-loop benchmark (book loop vs utils.train)
-PYTHON ?= python3
+#   make lock    re-pin requirements/*.txt from requirements/*.in (ARGS=--upgrade to move pins)
+# Without PYTHON, utils/install.py uses python3 if it is 3.8-3.11, else finds one (and says which);
+# `make PYTHON=python3.9` uses that interpreter.
+PYTHON ?=
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+PINNED_UV := $(abspath $(BIN))/uv
+UV     ?= $(PINNED_UV)
+INSTALL = $(or $(PYTHON),python3) utils/install.py --venv $(VENV) $(if $(PYTHON),--python $(PYTHON))
+LOCK    = cd requirements && $(UV) pip compile --quiet --universal --python-version 3.8 \
+          --custom-compile-command "make lock" $(ARGS)
 
-.PHONY: all run test check bench clean
+.PHONY: all run test check bench lock clean
 all: run
 
-$(BIN)/.installed: requirements.txt
-	@$(PYTHON) utils/check.py --python-only
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --upgrade pip >/dev/null
-	$(BIN)/python -m pip install -r requirements.txt
-	$(BIN)/python -m utils.check
+$(BIN)/.installed: requirements/learner.txt
+	@$(INSTALL)
 	touch $@
+
+$(BIN)/.installed-dev: requirements/dev.txt requirements/learner.txt
+	@$(INSTALL) --dev
+	touch $(BIN)/.installed $@
 
 check: $(BIN)/.installed
 	$(BIN)/python -m utils.check
@@ -23,11 +31,16 @@ check: $(BIN)/.installed
 run: $(BIN)/.installed
 	$(BIN)/python -m utils run $(ARGS)
 
-test: $(BIN)/.installed
+test: $(BIN)/.installed-dev
 	$(BIN)/python -m pytest $(ARGS)
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m utils.bench kfold $(ARGS)
+
+# The development set brings the pinned uv; `make lock UV=uv` uses another one.
+lock: $(if $(filter $(PINNED_UV),$(UV)),$(BIN)/.installed-dev)
+	$(LOCK) learner.in -o learner.txt
+	$(LOCK) dev.in -c learner.txt -o dev.txt
 
 clean:
 	rm -rf $(VENV) exports .pytest_cache

@@ -1,10 +1,14 @@
 """The environment check must name the wrong version and the command that fixes it."""
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from utils import check
+
+REPO = Path(check.__file__).resolve().parent.parent
 
 
 def test_supported_pythons_pass_and_others_get_one_line():
@@ -14,6 +18,44 @@ def test_supported_pythons_pass_and_others_get_one_line():
         message = check.python_problem(bad)
         assert f"Python {bad[0]}.{bad[1]} is not supported" in message
         assert "3.8 to 3.11" in message and "\n" not in message
+        assert "uv python install 3.11" in message
+
+
+def test_colab_is_told_to_switch_runtime():
+    message = check.python_problem((3, 12, 11), colab=True)
+    assert "Colab" in message and "3.11" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("system, machine", [
+    ("Linux", "x86_64"), ("Linux", "aarch64"), ("Darwin", "x86_64")])
+def test_platforms_with_an_mxnet_wheel_pass(system, machine):
+    assert check.platform_problem(system, machine, 64) is None
+
+
+@pytest.mark.parametrize("system, machine, route", [
+    ("Windows", "AMD64", "WSL2"),
+    ("CYGWIN_NT-10.0", "x86_64", "WSL2"),
+    ("Darwin", "arm64", "Rosetta 2"),
+    ("Linux", "ppc64le", "Linux x86_64 and aarch64"),
+    ("FreeBSD", "amd64", "Linux x86_64 and aarch64"),
+])
+def test_platforms_without_a_wheel_are_named_with_the_route(system, machine, route):
+    message = check.platform_problem(system, machine, 64)
+    assert route in message and "\n" not in message
+    assert "MXNet 1.9.1 has" in message
+
+
+def test_32_bit_python_is_refused():
+    assert "64-bit" in check.platform_problem("Linux", "x86_64", 32)
+
+
+def test_python_only_mode_checks_the_platform_before_pip(monkeypatch, capsys):
+    """Faked Apple Silicon: --python-only fails with the Rosetta route and imports nothing."""
+    monkeypatch.setattr(check.platform, "system", lambda: "Darwin")
+    monkeypatch.setattr(check.platform, "machine", lambda: "arm64")
+    assert check.main(["--python-only"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "python3.11-intel64" in err
 
 
 def test_wrong_numpy_is_named_with_its_fix():
@@ -25,11 +67,11 @@ def test_wrong_numpy_is_named_with_its_fix():
     assert problem.endswith("pip install numpy==1.23.5")
 
 
-def test_missing_package_points_at_requirements():
+def test_missing_package_points_at_the_installer():
     versions = {name: pin for name, (pin, _) in check.PINNED.items()}
     versions["d2l"] = None
     (problem,) = check.version_problems(versions)
-    assert problem.startswith("d2l is not installed") and "requirements.txt" in problem
+    assert problem.startswith("d2l is not installed") and "utils/install.py" in problem
 
 
 def test_this_environment_is_the_pinned_one(capsys):
@@ -46,6 +88,19 @@ def test_strict_check_raises_with_every_problem(monkeypatch):
     lines = str(err.value).splitlines()
     assert any(line.startswith("numpy 1.26.4 is installed") for line in lines)
     assert any(line.startswith("mxnet is not installed") for line in lines)
+
+
+@pytest.mark.parametrize("version", ["2.7", "3.6", "3.12", "3.13"])
+def test_old_and_new_interpreters_can_say_they_are_unsupported(version):
+    """check.py must run on the Python it rejects (pyenv's, when this machine has it)."""
+    exe = Path(os.path.expanduser("~/.pyenv/versions"))
+    found = sorted(exe.glob(f"{version}.*/bin/python{version[0]}"))
+    if not found:
+        pytest.skip(f"no pyenv Python {version} here")
+    done = subprocess.run([str(found[-1]), "utils/check.py", "--python-only"],
+                          cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"Python {version} is not supported")
 
 
 def test_python_only_mode_runs_as_a_script():

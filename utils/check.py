@@ -1,7 +1,8 @@
 """Environment check: says which version is wrong and the one command that fixes it.
 
 Run `python -m utils.check` (or `python utils/check.py --python-only` before anything is
-installed). Every notebook calls `check_environment()` in its first cell, so a reader with a
+installed: it checks the Python and the platform, so pip never gets to fail with a bare list
+of versions). Every notebook calls `check_environment()` in its first cell, so a reader with a
 broken setup reads one clear line instead of a traceback from deep inside MXNet.
 
 Written for old interpreters too (no walrus, no match): it must be able to *say* that a
@@ -9,17 +10,25 @@ Python is unsupported rather than die with a SyntaxError on it.
 """
 from __future__ import print_function
 
+import os
+import platform
+import struct
 import sys
 
 SUPPORTED_PYTHONS = ((3, 8), (3, 9), (3, 10), (3, 11))
 
-# name on PyPI -> (exact pin from requirements.txt, why it matters)
+# (platform.system(), platform.machine()) pairs MXNet 1.9.1 publishes wheels for on PyPI
+WHEEL_PLATFORMS = (("Linux", "x86_64"), ("Linux", "aarch64"), ("Darwin", "x86_64"))
+INSTALL_HINT = "python3 utils/install.py (or make)"
+
+# name on PyPI -> (exact pin from requirements/learner.in, why it matters)
 PINNED = {
     "mxnet": ("1.9.1", "the last MXNet release; the notebooks use its 1.x Gluon API"),
     "numpy": ("1.23.5", "MXNet 1.9.1 imports only with numpy<1.24 (1.24 removed np.bool)"),
     "d2l": ("1.0.3", "the book's helper package, for plots, Animator and Timer"),
     "pandas": ("2.0.3", "the version d2l 1.0.3 pins"),
     "matplotlib": ("3.7.2", "the version d2l 1.0.3 pins"),
+    "scikit-learn": ("1.3.2", "notebook 2's comparison; the last release with wheels for Python 3.8"),
 }
 
 
@@ -27,16 +36,51 @@ class EnvironmentProblem(RuntimeError):
     """Raised by `check_environment(strict=True)` with every problem found, one per line."""
 
 
-def python_problem(version_info=None):
+def on_colab():
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def python_problem(version_info=None, colab=None):
     """A one-line explanation if this Python cannot run the collection, else None."""
     major, minor = (version_info or sys.version_info)[:2]
     if (major, minor) in SUPPORTED_PYTHONS:
         return None
+    where = ("On Colab, switch to a runtime version whose Python is 3.11 (Runtime > Change "
+             "runtime type)." if (on_colab() if colab is None else colab) else
+             "`make` looks for one by itself (python3.11 to python3.8 on PATH, pyenv, uv); "
+             "if you have none: `uv python install 3.11`.")
     return (
         "Python {}.{} is not supported: MXNet 1.9.1 needs numpy 1.23.5, which has wheels only "
-        "for Python 3.8 to 3.11. Install one of those (e.g. `pyenv install 3.11`) and create the "
-        "venv with it: `make PYTHON=python3.11`.".format(major, minor)
+        "for Python 3.8 to 3.11. {}".format(major, minor, where)
     )
+
+
+def platform_problem(system=None, machine=None, pointer_bits=None):
+    """A one-line explanation if MXNet 1.9.1 has no wheel for this platform, else None.
+
+    Checked before pip runs: without a wheel pip only says `from versions: ... 1.7.0.post2`.
+    Under Rosetta 2 an x86_64 Python reports machine x86_64, which is the route that works.
+    """
+    system = platform.system() if system is None else system
+    machine = platform.machine() if machine is None else machine
+    bits = struct.calcsize("P") * 8 if pointer_bits is None else pointer_bits
+    if system == "Windows" or system.upper().startswith(("CYGWIN", "MSYS", "MINGW")):
+        return ("native Windows ({} {}) is not supported: MXNet 1.9.1 has no Windows wheel. Use "
+                "WSL2 (`wsl --install` gives Ubuntu) and run the same commands inside "
+                "it.".format(system, machine))
+    if system == "Darwin" and machine.lower() in ("arm64", "aarch64"):
+        return ("macOS on Apple Silicon: MXNet 1.9.1 has no arm64 wheel. Use an x86_64 Python "
+                "under Rosetta 2, e.g. python.org's installer's python3.11-intel64: "
+                "`make PYTHON=python3.11-intel64` (or `uv python install "
+                "cpython-3.11-macos-x86_64`).")
+    if (system, machine) in WHEEL_PLATFORMS and bits == 64:
+        return None
+    if (system, machine) in WHEEL_PLATFORMS:
+        return ("this is a {}-bit Python on {} {}: MXNet 1.9.1's wheels are 64-bit; install a "
+                "64-bit Python 3.8 to 3.11.".format(bits, system, machine))
+    return ("{} {} is not supported: MXNet 1.9.1 has wheels only for Linux x86_64 and aarch64 "
+            "and macOS x86_64 (Intel, or Rosetta 2 on Apple Silicon).".format(
+                system or "this system", machine or "(unknown machine)"))
 
 
 def installed_version(name):
@@ -58,8 +102,7 @@ def version_problems(versions=None):
     for name, (pin, why) in PINNED.items():
         have = versions.get(name)
         if have is None:
-            problems.append(
-                "{} is not installed ({}): pip install -r requirements.txt".format(name, why))
+            problems.append("{} is not installed ({}): {}".format(name, why, INSTALL_HINT))
         elif have != pin:
             problems.append("{} {} is installed; {}: pip install {}=={}".format(
                 name, have, why, name, pin))
@@ -71,14 +114,14 @@ def import_problem():
     try:
         import mxnet  # noqa: F401
     except Exception as err:  # report any failure in one line, whatever its type
-        return "import mxnet failed ({}: {}); run pip install -r requirements.txt".format(
-            type(err).__name__, err)
+        return "import mxnet failed ({}: {}); reinstall: {}".format(
+            type(err).__name__, err, INSTALL_HINT)
     return None
 
 
 def check_environment(strict=True, quiet=False):
     """Print the versions in use; raise EnvironmentProblem listing every problem found."""
-    problems = [p for p in [python_problem()] if p]
+    problems = [p for p in [platform_problem(), python_problem()] if p]
     versions = {name: installed_version(name) for name in PINNED}
     problems += version_problems(versions)
     if not problems:
@@ -95,12 +138,11 @@ def check_environment(strict=True, quiet=False):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    if "--python-only" in argv:
-        problem = python_problem()
-        if problem:
+    if "--python-only" in argv:  # before pip: the platform and the Python, nothing imported
+        problems = [p for p in (platform_problem(), python_problem()) if p]
+        for problem in problems:
             print(problem, file=sys.stderr)
-            return 1
-        return 0
+        return 1 if problems else 0
     problems = check_environment(strict=False)
     for problem in problems:
         print("problem: " + problem, file=sys.stderr)

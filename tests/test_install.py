@@ -1,0 +1,119 @@
+"""utils/install.py: refuses anything but a venv, checks before pip, installs the lock.
+
+Every install here runs stub interpreters that record what they were asked to do, so no test
+touches the network or any real environment.
+"""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO_ROOT
+
+SCRIPT = REPO_ROOT / "utils" / "install.py"
+
+
+def recording_stub(path, version, log):
+    """A Python stand-in: answers the version probe, logs every other call and succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    major, minor, micro = version.split(".")
+    path.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = "-c" ]; then echo "{major} {minor} {micro} Linux x86_64 64"; exit 0; fi\n'
+        f'echo "$0 $* PIP_REQUIRE_VIRTUALENV=$PIP_REQUIRE_VIRTUALENV" >> {log}\n')
+    path.chmod(0o755)
+    return path
+
+
+def fake_venv(folder, version, log):
+    (folder / "bin").mkdir(parents=True)
+    (folder / "pyvenv.cfg").write_text(f"version = {version}\n")
+    return recording_stub(folder / "bin" / "python", version, log)
+
+
+def install(*args, env=None):
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], cwd=REPO_ROOT,
+                          capture_output=True, text=True, env=env or os.environ.copy())
+
+
+def test_an_existing_venv_gets_the_lock_then_pip_check_then_the_environment_check(tmp_path):
+    log = tmp_path / "calls.log"
+    venv_python = fake_venv(tmp_path / "venv", "3.10.13", log)
+    python = recording_stub(tmp_path / "bin" / "python3.10", "3.10.13", log)
+    done = install("--venv", tmp_path / "venv", "--python", python)
+    assert done.returncode == 0, done.stderr
+    calls = log.read_text().splitlines()
+    assert calls == [
+        f"{python} {REPO_ROOT / 'utils' / 'check.py'} --python-only PIP_REQUIRE_VIRTUALENV=",
+        f"{venv_python} -m pip install -r {REPO_ROOT / 'requirements' / 'learner.txt'} "
+        "PIP_REQUIRE_VIRTUALENV=1",
+        f"{venv_python} -m pip check PIP_REQUIRE_VIRTUALENV=1",
+        f"{venv_python} -m utils.check PIP_REQUIRE_VIRTUALENV=",
+    ]
+    assert "reusing" in done.stdout and "installed the learner set" in done.stdout
+
+
+def test_dev_installs_the_development_lock(tmp_path):
+    log = tmp_path / "calls.log"
+    fake_venv(tmp_path / "venv", "3.11.7", log)
+    python = recording_stub(tmp_path / "bin" / "python3.11", "3.11.7", log)
+    done = install("--dev", "--venv", tmp_path / "venv", "--python", python)
+    assert done.returncode == 0, done.stderr
+    assert f"-r {REPO_ROOT / 'requirements' / 'dev.txt'}" in log.read_text()
+
+
+def test_a_folder_that_is_not_a_venv_is_refused(tmp_path):
+    log = tmp_path / "calls.log"
+    python = recording_stub(tmp_path / "bin" / "python3.11", "3.11.7", log)
+    (tmp_path / "conda-env" / "bin").mkdir(parents=True)
+    done = install("--venv", tmp_path / "conda-env", "--python", python)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and "is not a virtual environment" in done.stderr
+    assert "pip" not in log.read_text()
+
+
+def test_an_unsupported_python_is_refused_before_anything_is_created(tmp_path):
+    log = tmp_path / "calls.log"
+    python = recording_stub(tmp_path / "bin" / "python3.13", "3.13.0", log)
+    done = install("--venv", tmp_path / "venv", "--python", python)
+    assert done.returncode == 1 and "Python 3.13 is not supported" in done.stderr
+    assert not (tmp_path / "venv").exists() and not log.exists()
+
+
+def test_a_venv_of_another_python_is_not_silently_reused(tmp_path):
+    log = tmp_path / "calls.log"
+    fake_venv(tmp_path / "venv", "3.11.7", log)
+    python = recording_stub(tmp_path / "bin" / "python3.8", "3.8.18", log)
+    done = install("--venv", tmp_path / "venv", "--python", python)
+    assert done.returncode == 1 and "was made with Python 3.11" in done.stderr
+    assert "make clean" in done.stderr and "pip" not in log.read_text()
+
+
+def test_this_env_outside_a_venv_is_refused_in_one_line():
+    """The interpreter this venv was made from is not a venv: nothing may be installed there."""
+    base = Path(sys.base_prefix) / "bin" / "python3"
+    if sys.prefix == sys.base_prefix or not base.exists():
+        pytest.skip("the tests do not run in a venv, so there is no base interpreter to try")
+    env = {k: v for k, v in os.environ.items() if k != "COLAB_RELEASE_TAG"}
+    done = subprocess.run([str(base), str(SCRIPT), "--this-env"], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.count("\n") == 1
+    assert "is not a virtual environment" in done.stderr and "downgrade" in done.stderr
+
+
+def test_make_passes_python_through_and_finds_one_without_it(tmp_path):
+    """`make PYTHON=...` runs the installer with that Python; plain `make` lets it find one."""
+    def dry_run(*args):
+        done = subprocess.run(["make", "-n", f"VENV={tmp_path / 'v'}", *args], cwd=REPO_ROOT,
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert f"python3.9 utils/install.py --venv {tmp_path / 'v'} --python python3.9" in \
+        dry_run("PYTHON=python3.9")
+    plain = dry_run()
+    assert f"python3 utils/install.py --venv {tmp_path / 'v'}" in plain and "--python" not in plain
+    assert "--dev" in dry_run("test")

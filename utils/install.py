@@ -1,0 +1,160 @@
+"""Install the collection into a virtual environment, never into someone else's Python.
+
+    python3 utils/install.py            # the learner set into .venv (what `make` does)
+    python3 utils/install.py --dev      # the development set (what `make test` does)
+
+Steps: pick a supported Python (the one given with --python, else this one if it is
+supported, else one found by find_python.py), check the platform before pip runs
+(check.py --python-only), create the venv if needed, install the locked set
+(requirements/learner.txt or dev.txt: every package pinned, per Python), then `pip check` and
+the environment check. It refuses to install into anything that is not a virtual environment:
+the locks pin numpy 1.23.5, pandas 2.0.3 and more, and would downgrade whatever else lives there.
+
+`--this-env` installs into the Python running this script instead, which must be a venv (or a
+Colab machine, which is thrown away after use). Written for old interpreters too, like check.py.
+"""
+from __future__ import print_function
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import check  # noqa: E402
+import find_python  # noqa: E402
+
+LOCKS = {"learner": os.path.join(REPO, "requirements", "learner.txt"),
+         "dev": os.path.join(REPO, "requirements", "dev.txt")}
+
+
+class Refused(Exception):
+    """Installing would be wrong or cannot work; the message says why and what to do."""
+
+
+def is_venv(prefix):
+    """A folder made by `python -m venv` (or virtualenv >= 20): it has a pyvenv.cfg."""
+    return os.path.isfile(os.path.join(prefix, "pyvenv.cfg"))
+
+
+def running_in_venv():
+    return sys.prefix != getattr(sys, "base_prefix", sys.prefix) or hasattr(sys, "real_prefix")
+
+
+def venv_python(venv):
+    return os.path.join(venv, "bin", "python")
+
+
+def choose_python(explicit=None, env=None):
+    """(interpreter, line to show) for creating the venv; Refused when there is none."""
+    if explicit:
+        exe = find_python.which(explicit, os.environ.get("PATH", "")) if os.sep not in explicit \
+            else explicit
+        if not exe:
+            raise Refused("%s was not found on PATH" % explicit)
+        result = find_python.probe(exe, env)
+        if result is None:
+            raise Refused("%s does not run (a pyenv shim for a version that is not active? give "
+                          "the interpreter's full path)" % explicit)
+        version, problem = result
+        if problem:
+            raise Refused(problem)
+        return exe, "using %s (Python %d.%d.%d), as asked" % ((exe,) + version)
+    if not check.python_problem(colab=False) and not check.platform_problem():
+        return sys.executable, "using %s (Python %d.%d.%d)" % (
+            (sys.executable,) + tuple(sys.version_info[:3]))
+    exe, message = find_python.find(env)
+    if exe is None:
+        raise Refused(message)
+    return exe, message
+
+
+def run(cmd, env=None):
+    """Run a command, showing it; Refused with its exit status if it fails."""
+    sys.stdout.write("+ %s\n" % " ".join(cmd))
+    sys.stdout.flush()
+    status = subprocess.call(cmd, env=env, cwd=REPO)
+    if status != 0:
+        raise Refused("`%s` failed (exit status %d)" % (" ".join(cmd), status))
+
+
+def prepare_venv(venv, python, explicit):
+    """Create `venv` with `python`, or reuse it if it is a venv already; never anything else."""
+    if os.path.exists(venv):
+        if not is_venv(venv):
+            raise Refused("%s exists but is not a virtual environment (no pyvenv.cfg); installing "
+                          "there could downgrade packages something else needs: give --venv a new "
+                          "folder" % venv)
+        result = find_python.probe(venv_python(venv))
+        if result is None:
+            raise Refused("%s is a broken venv (its python does not run); remove it (make "
+                          "clean) and try again" % venv)
+        version, problem = result
+        if problem:
+            raise Refused("%s was made with Python %d.%d: %s Remove it (make clean) and try "
+                          "again" % ((venv,) + version[:2] + (problem,)))
+        wanted = find_python.probe(python)
+        if explicit and wanted and wanted[0][:2] != version[:2]:
+            raise Refused("%s was made with Python %d.%d, not %s; remove it (make clean) to "
+                          "rebuild it with that Python" % ((venv,) + version[:2] + (python,)))
+        print("reusing %s (Python %d.%d.%d)" % ((venv,) + version))
+        return
+    run([python, "-m", "venv", venv])
+
+
+def install(lock, target_python):
+    """pip install the lock into the venv of `target_python`, then pip check."""
+    env = dict(os.environ, PIP_REQUIRE_VIRTUALENV="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    run([target_python, "-m", "pip", "install", "-r", lock], env)
+    run([target_python, "-m", "pip", "check"], env)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python3 utils/install.py",
+        description="Install the locked learner (default) or development set into a venv.")
+    parser.add_argument("--dev", action="store_true",
+                        help="the development set: the learner set plus pytest and Playwright")
+    parser.add_argument("--venv", default=os.path.join(REPO, ".venv"),
+                        help="the virtual environment to create or reuse (default: .venv)")
+    parser.add_argument("--python", help="the interpreter to create the venv with "
+                                         "(default: this one if supported, else one found)")
+    parser.add_argument("--this-env", action="store_true",
+                        help="install into the Python running this script, if it is a venv")
+    args = parser.parse_args(argv)
+    lock = LOCKS["dev" if args.dev else "learner"]
+    start = time.time()
+    try:
+        if args.this_env:
+            if not (running_in_venv() or check.on_colab()):
+                raise Refused("%s is not a virtual environment: installing the pinned set there "
+                              "could downgrade numpy, pandas and more for everything else that "
+                              "uses it. Run without --this-env to get a venv in .venv"
+                              % sys.prefix)
+            problem = check.platform_problem() or check.python_problem()
+            if problem:
+                raise Refused(problem)
+            target = sys.executable
+        else:
+            python, message = choose_python(args.python)
+            print(message)
+            run([python, os.path.join(HERE, "check.py"), "--python-only"])
+            venv = os.path.abspath(args.venv)
+            prepare_venv(venv, python, explicit=bool(args.python))
+            target = venv_python(venv)
+        install(lock, target)
+        run([target, "-m", "utils.check"])
+    except Refused as err:
+        print("install.py: %s" % err, file=sys.stderr)
+        return 1
+    print("installed the %s set (%s) in %.0f s" % (
+        "development" if args.dev else "learner", os.path.relpath(lock, REPO),
+        time.time() - start))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
