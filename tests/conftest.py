@@ -38,7 +38,7 @@ def house_dir():
 
     try:
         folders = {data.locate(name, download=False).parent for name in HOUSE_FILES}
-    except data.DataNotFound as err:
+    except data.DataError as err:
         skip_or_fail(f"needs the Kaggle CSVs (in data/ or $KAGGLE_HOUSE_DIR): {err}")
     if len(folders) != 1:
         skip_or_fail("the two Kaggle CSVs were found in different folders "

@@ -1,7 +1,8 @@
 """utils.data: lookup order, safe downloads, validation errors, preprocessing, real-data shapes.
 
 No test touches the network: `data._fetch` (the only network call) is replaced by fakes that
-write bytes, and every test gets its own empty cache folder instead of the repo's data/.
+write bytes, and every test gets its own empty cache folder instead of the repo's data/. The
+real `_fetch` is tested against loopback servers in test_faults_data.py.
 """
 import hashlib
 import re
@@ -217,37 +218,6 @@ def test_failed_download_never_replaces_a_good_copy(cache, monkeypatch, fetch):
     assert sorted(p.name for p in cache.iterdir()) == [data.TRAIN_FILE]
 
 
-def test_fetch_streams_the_response(monkeypatch, tmp_path):
-    """The real network call, with requests.get faked: chunks written, HTTP errors raised."""
-    class Response:
-        def __init__(self, status):
-            self.status = status
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def raise_for_status(self):
-            if self.status != 200:
-                raise requests.HTTPError(f"{self.status} Not Found")
-
-        def iter_content(self, chunk_size):
-            return iter([GOOD[:5], GOOD[5:]])
-
-    calls = []
-    monkeypatch.setattr(data.requests, "get",
-                        lambda url, **kw: calls.append((url, kw)) or Response(calls[0][0]))
-    with open(tmp_path / "out", "wb") as f:
-        data._fetch(200, f)
-    assert (tmp_path / "out").read_bytes() == GOOD
-    assert calls[0][1]["stream"] and calls[0][1]["timeout"] > 0
-    calls.clear()
-    with open(tmp_path / "out", "wb") as f, pytest.raises(requests.HTTPError):
-        data._fetch(404, f)
-
-
 # --- load_house_data: validation ------------------------------------------------------------
 
 def tiny_frames(n=3):
@@ -255,7 +225,8 @@ def tiny_frames(n=3):
     train = pd.DataFrame({c: [1.0] * n for c in data.TRAIN_COLUMNS})
     train["Id"] = range(1, n + 1)
     train[data.LABEL] = [100000.0 + i for i in range(n)]
-    return train, train.drop(columns=[data.LABEL])
+    test = train.drop(columns=[data.LABEL]).assign(Id=range(n + 1, 2 * n + 1))
+    return train, test
 
 
 def register_csvs(folder, monkeypatch, train, test):

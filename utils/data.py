@@ -3,18 +3,29 @@
 Where a file is looked for, in order: the `data_dir` you pass, `$KAGGLE_HOUSE_DIR`, the repo's
 `data/` cache, then a download from d2l's mirror into `data/`. A download goes to a temporary
 file next to its final name and is renamed only after its SHA-1 matches, so an interrupted or
-corrupt download leaves nothing behind and never replaces a good copy. Every failure raises a
-`DataError` whose message says what to do.
+corrupt download leaves nothing behind and never replaces a good copy; it has one overall
+deadline and shows a progress bar for large files. Every failure, file-system ones included,
+raises a `DataError` whose one-line message names the file or folder and says what to do.
+
+After the checksum, the files (and frames you load yourself: `check_house_frames`) are checked
+for what a checksum cannot promise once the registry or the files are your own: encoding,
+empty tables, rows cut short, missing or duplicate Ids, columns and labels.
 """
+import csv
+import errno
 import hashlib
+import io
 import os
 import tempfile
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import mxnet as mx
 import numpy as np
 import pandas as pd
 import requests
+import urllib3
 from d2l import mxnet as d2l
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +34,9 @@ ENV_VAR = "KAGGLE_HOUSE_DIR"
 TRAIN_FILE = "kaggle_house_pred_train.csv"
 TEST_FILE = "kaggle_house_pred_test.csv"
 LABEL = "SalePrice"
+DOWNLOAD_DEADLINE = 300.0   # seconds for a whole file; ~450 KB each, so ~1.5 KB/s still makes it
+READ_TIMEOUT = 30.0         # seconds of silence before a read gives up (bounded by the deadline)
+PROGRESS_MIN_BYTES = 1 << 18  # show a progress bar for downloads of 256 KiB or more
 
 # name -> (d2l mirror URL, SHA-1): the values d2l's own DATA_HUB registers for these files.
 HOUSE_FILES = {
@@ -66,7 +80,45 @@ class SchemaError(DataError):
 
 
 class LabelError(DataError):
-    """SalePrice labels missing, zero, negative or not numbers."""
+    """SalePrice labels missing, zero, negative, infinite or not numbers."""
+
+
+class DownloadTimeout(DataNotFound):
+    """A download did not finish within DOWNLOAD_DEADLINE seconds (slow or stalled link)."""
+
+
+class DataAccessError(DataError):
+    """A file or folder could not be read or written (permissions, read-only, disk full...)."""
+
+
+class FormatError(DataError):
+    """A CSV that is not UTF-8, is empty or header-only, or has a row cut short."""
+
+
+class IdError(DataError):
+    """Ids missing, not integers, repeated, or shared by the training and test data."""
+
+
+def _os_reason(err):
+    """A plain-words reason for an OSError (the errno text alone is cryptic for some)."""
+    reasons = {errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+               errno.EPERM: "permission denied", errno.ENOSPC: "no space left on the device",
+               errno.EDQUOT: "disk quota exceeded",
+               errno.ENOTDIR: "a part of the path is a file, not a folder",
+               errno.EEXIST: "a file is in the way", errno.EISDIR: "it is a folder, not a file"}
+    return reasons.get(err.errno, err.strerror or type(err).__name__)
+
+
+@contextmanager
+def _file_system(doing, path, what_to_do):
+    """Turn an OSError into a DataAccessError naming the path and what to do (one line)."""
+    try:
+        yield
+    except DataError:
+        raise
+    except OSError as err:
+        raise DataAccessError(f"could not {doing} {path}: {_os_reason(err)}; "
+                              f"{what_to_do}") from err
 
 
 def sha1_of(path):
@@ -92,12 +144,19 @@ def _check_sha1(path, expected, what_to_do):
             f"{what_to_do}")
 
 
+def _readable_hint(path):
+    return (f"fix its permissions (e.g. chmod a+r {path}) or set {ENV_VAR} to a folder with a "
+            f"readable copy")
+
+
 def _search_folders(data_dir):
     """(label, folder) pairs in lookup order; a folder someone named explicitly must exist."""
     folders = []
     for label, folder in (("data_dir", data_dir), (f"${ENV_VAR}", os.environ.get(ENV_VAR))):
         if folder:
-            if not Path(folder).is_dir():
+            with _file_system("open the folder", folder, _readable_hint(folder)):
+                is_dir = Path(folder).is_dir()
+            if not is_dir:
                 raise DataNotFound(f"{label}={folder} is not a folder; fix the path "
                                    f"or leave it unset to use {DATA_DIR}")
             folders.append((label, Path(folder)))
@@ -105,37 +164,105 @@ def _search_folders(data_dir):
     return folders
 
 
+class _DeadlinePassed(Exception):
+    """Raised by _fetch when the overall deadline passed; download_file words the message."""
+
+    def __init__(self, received, total):
+        super().__init__(received, total)
+        self.received, self.total = received, total
+
+
+def _chunks(response):
+    """The body as it arrives. urllib3's read1 returns whatever one read gets (a slow server
+    cannot hold a 64 KiB read open for long); without it, small chunks bound the wait."""
+    read1 = getattr(response.raw, "read1", None)
+    if read1 is None:
+        yield from response.iter_content(chunk_size=1 << 10)
+        return
+    while True:
+        chunk = read1(1 << 16, decode_content=True)
+        if not chunk:
+            return
+        yield chunk
+
+
 def _fetch(url, fileobj):
-    """Stream `url` into an open binary file (the only network call; tests replace it)."""
-    with requests.get(url, stream=True, timeout=30) as response:
+    """Stream `url` into an open binary file (the only network call; tests replace it).
+
+    One overall deadline, DOWNLOAD_DEADLINE seconds: a per-read timeout alone lets a server
+    that sends a byte now and then keep a download going for ever. A silent server is
+    stopped by the read timeout, which is never longer than the deadline. Files of
+    PROGRESS_MIN_BYTES or more show a progress bar.
+    """
+    from tqdm.auto import tqdm
+    deadline = float(DOWNLOAD_DEADLINE)
+    started = time.monotonic()
+    timeout = min(READ_TIMEOUT, deadline)
+    with requests.get(url, stream=True, timeout=(timeout, timeout)) as response:
         response.raise_for_status()
-        for chunk in response.iter_content(chunk_size=1 << 16):
-            fileobj.write(chunk)
+        length = response.headers.get("Content-Length", "")
+        total = int(length) if length.isdigit() else None
+        received = 0
+        with tqdm(total=total, desc=url.rsplit("/", 1)[-1], unit="B", unit_scale=True,
+                  disable=total is None or total < PROGRESS_MIN_BYTES) as bar:
+            for chunk in _chunks(response):
+                if time.monotonic() - started > deadline:
+                    raise _DeadlinePassed(received, total)
+                fileobj.write(chunk)
+                received += len(chunk)
+                bar.update(len(chunk))
 
 
 def download_file(filename, folder=None):
     """Download a registered file into `folder` (default data/): temp file, SHA-1, rename."""
     url, sha1 = _registered(filename)
     folder = Path(folder or DATA_DIR)
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{filename}.", suffix=".tmp")
+    target = folder / filename
+    elsewhere = f"or put the two CSVs into a folder of your own and set {ENV_VAR} to it"
+    with _file_system("create the download folder", folder,
+                      f"make {folder.parent} writable, {elsewhere}"):
+        if folder.exists() and not folder.is_dir():
+            raise DataAccessError(f"{folder} is a file, but downloads go into a folder of that "
+                                  f"name: move or rename the file, {elsewhere}")
+        folder.mkdir(parents=True, exist_ok=True)
+    with _file_system("write into", folder, f"make it writable, {elsewhere}"):
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{filename}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
-            try:
-                _fetch(url, f)
-            except (requests.RequestException, OSError) as err:
-                raise DataNotFound(
-                    f"could not download {url} ({type(err).__name__}: {err}). If this machine "
-                    f"is offline, fetch the file elsewhere and put it into {folder}/, or set "
-                    f"{ENV_VAR} to a folder that holds it.") from err
-        _check_sha1(tmp, sha1, f"The download from {url} is corrupt and was discarded; "
-                               f"try again, or put a good copy into {folder}/ by hand.")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a normal file is readable by all
-        os.replace(tmp, folder / filename)
+        with _file_system("write the download to", folder,
+                          f"free some space or make it writable, {elsewhere}"):
+            with os.fdopen(fd, "wb") as f:
+                _download_into(f, url, folder)
+        with _file_system("read the download back in", folder, f"retry, {elsewhere}"):
+            _check_sha1(tmp, sha1, f"The download from {url} is corrupt and was discarded; "
+                                   f"try again, or put a good copy into {folder}/ by hand.")
+        with _file_system("move the download into place at", target,
+                          f"remove what is in the way and retry, {elsewhere}"):
+            os.chmod(tmp, 0o644)  # mkstemp creates 0600; a normal file is readable by all
+            os.replace(tmp, target)
     except BaseException:  # also Ctrl-C: never leave a partial file behind
-        Path(tmp).unlink(missing_ok=True)
+        try:
+            Path(tmp).unlink(missing_ok=True)
+        except OSError:
+            pass  # the folder went read-only meanwhile: nothing more we can remove
         raise
-    return folder / filename
+    return target
+
+
+def _download_into(fileobj, url, folder):
+    """_fetch with network failures worded as DataNotFound (file-system ones pass through)."""
+    offline = (f"If this machine is offline, fetch the file elsewhere and put it into "
+               f"{folder}/, or set {ENV_VAR} to a folder that holds it.")
+    try:
+        _fetch(url, fileobj)
+    except _DeadlinePassed as late:
+        of = f" of {late.total}" if late.total else ""
+        raise DownloadTimeout(
+            f"downloading {url} did not finish within {DOWNLOAD_DEADLINE:g} s "
+            f"({late.received}{of} bytes arrived): the connection is too slow or stalled; "
+            f"try again later. {offline}") from None
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as err:
+        raise DataNotFound(f"could not download {url} ({type(err).__name__}: {err}). "
+                           f"{offline}") from err
 
 
 def locate(filename, data_dir=None, download=True):
@@ -144,9 +271,17 @@ def locate(filename, data_dir=None, download=True):
     folders = _search_folders(data_dir)
     for label, folder in folders:
         path = folder / filename
-        if path.is_file():
+        with _file_system("look for", path, _readable_hint(folder)):
+            found = path.is_file()
+            in_the_way = not found and path.exists()
+        if in_the_way:
+            raise DataAccessError(f"{path} exists but is not a regular file (a folder?); "
+                                  f"remove or rename it and retry")
+        if found:
             retry = "to download it again" if label == "cache" else "and retry"
-            _check_sha1(path, sha1, f"Replace it with the file from {url}, or delete it {retry}.")
+            with _file_system("read", path, _readable_hint(path)):
+                _check_sha1(path, sha1, f"Replace it with the file from {url}, or delete it "
+                                        f"{retry}.")
             return path
     if not download:
         searched = ", ".join(str(folder) for _, folder in folders)
@@ -167,7 +302,7 @@ def check_columns(df, expected, what):
 
 
 def check_labels(train_df):
-    """Raise LabelError unless every SalePrice is a positive number (log RMSE needs log(y))."""
+    """Raise LabelError unless every SalePrice is a finite positive number (log needs y > 0)."""
     if LABEL not in train_df.columns:
         raise SchemaError(f"the training data has no {LABEL} column; did you pass the test "
                           f"file ({TEST_FILE}) as training data?")
@@ -175,6 +310,7 @@ def check_labels(train_df):
     ids = train_df["Id"] if "Id" in train_df.columns else train_df.index
     problems = []
     for name, bad in (("missing or not a number", prices.isna()),
+                      ("infinite", np.isinf(prices)),
                       ("zero or negative", prices <= 0)):
         if bad.any():
             shown = list(ids[bad.values])[:10]
@@ -185,16 +321,118 @@ def check_labels(train_df):
                          f"Fix or drop those rows.")
 
 
-def load_house_data(data_dir=None, download=True):
-    """(train_df, test_df) as read from the verified CSVs, schema and labels checked."""
-    train_path = locate(TRAIN_FILE, data_dir, download)
-    test_path = locate(TEST_FILE, data_dir, download)
-    train_df, test_df = pd.read_csv(train_path), pd.read_csv(test_path)
+def _rows_named(df, mask, limit=5):
+    """'rows [3, 7] (Id [4, 8])': positions counted from 0, plus the Ids where there are any."""
+    positions = np.flatnonzero(np.asarray(mask))
+    text = f"rows {positions[:limit].tolist()}"
+    if len(positions) > limit:
+        text += f" and {len(positions) - limit} more"
+    if "Id" in df.columns:
+        text += f" (Id {df['Id'].iloc[positions[:limit]].tolist()})"
+    return text
+
+
+def check_rows(df, what, last_column=None):
+    """Raise unless `df` has rows, an integer Id in every row, no Id twice, no row cut short.
+
+    A row cut short (a file truncated mid-row) shows up as an empty last column;
+    `last_column` is a column the real data never leaves empty (SalePrice, SaleCondition).
+    """
+    if len(df) == 0:
+        raise FormatError(f"{what} has no rows; use the complete Kaggle file")
+    if "Id" not in df.columns:
+        raise SchemaError(f"{what} has no Id column; use the unmodified Kaggle CSV")
+    ids = pd.to_numeric(df["Id"], errors="coerce")
+    bad = ids.isna() | (ids != ids.round())
+    if bad.any():
+        raise IdError(f"{what}: Id is missing or not an integer in {_rows_named(df, bad)}, "
+                      f"counting rows from 0; every house needs its integer Id: fix or drop "
+                      f"those rows")
+    repeated = ids.duplicated(keep=False)
+    if repeated.any():
+        raise IdError(f"{what}: Ids {sorted(set(ids[repeated].astype(int)))[:5]} appear more "
+                      f"than once ({_rows_named(df, repeated)}, counting rows from 0); each "
+                      f"house must appear once: drop the repeated rows")
+    if last_column is not None and last_column in df.columns:
+        empty = df[last_column].isna()
+        if empty.any():
+            raise FormatError(f"{what}: {_rows_named(df, empty)} have no {last_column} (the "
+                              f"last column), so they look cut short; restore those rows or "
+                              f"use the complete Kaggle file")
+
+
+def check_house_frames(train_df, test_df, train_name="the training data",
+                       test_name="the test data"):
+    """Every check load_house_data makes, for frames you loaded yourself.
+
+    Columns, rows (empty, Ids, cut short), labels, and Ids shared by the two frames.
+    """
     if LABEL not in train_df.columns:
         check_labels(train_df)  # raises the "no SalePrice" error
-    check_columns(train_df, TRAIN_COLUMNS, str(train_path))
-    check_columns(test_df, TEST_COLUMNS, str(test_path))
+    check_columns(train_df, TRAIN_COLUMNS, train_name)
+    check_columns(test_df, TEST_COLUMNS, test_name)
+    check_rows(train_df, train_name)  # a cut-short training row lacks SalePrice: check_labels
+    check_rows(test_df, test_name, last_column=TEST_COLUMNS[-1])
     check_labels(train_df)
+    shared = np.intersect1d(pd.to_numeric(train_df["Id"]), pd.to_numeric(test_df["Id"]))
+    if len(shared):
+        raise IdError(f"Ids {shared[:5].astype(int).tolist()} ({len(shared)} in all) are in "
+                      f"both {train_name} and {test_name}; a house is either for training or "
+                      f"to predict: use the two Kaggle files as they are")
+
+
+def read_csv(path):
+    """Read one CSV strictly: UTF-8 (or ASCII), a header and rows, every row complete.
+
+    pandas would read a truncated row as NaNs and a file in another encoding as mojibake or
+    a UnicodeDecodeError without a line; each of these is a FormatError naming the line.
+    """
+    path = Path(path)
+    with _file_system("read", path, _readable_hint(path)):
+        raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise FormatError(f"{path} is not UTF-8 text: byte 0x{raw[err.start]:02x} on line "
+                          f"{line} cannot be decoded; save the file as UTF-8 (Kaggle's "
+                          f"original is plain ASCII)") from None
+    restore = "restore the file (delete it to download it again)"
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        if not header or not any(field.strip() for field in header):
+            raise FormatError(f"{path} is empty; use the complete Kaggle file (delete it to "
+                              f"download it again)")
+        rows = 0
+        for row in reader:
+            if not row:
+                continue  # a blank line, as pandas skips it
+            rows += 1
+            if len(row) != len(header):
+                state = "cut short" if len(row) < len(header) else "too long"
+                raise FormatError(f"{path} line {reader.line_num} (Id {row[0]!r}) has "
+                                  f"{len(row)} fields but the header has {len(header)}: the "
+                                  f"row is {state}; {restore}")
+    except csv.Error as err:
+        raise FormatError(f"{path} line {reader.line_num} is not valid CSV ({err}); "
+                          f"{restore}") from None
+    if rows == 0:
+        raise FormatError(f"{path} has a header but no rows; use the complete Kaggle file "
+                          f"(delete it to download it again)")
+    try:
+        return pd.read_csv(io.StringIO(text))
+    except (pd.errors.ParserError, ValueError) as err:
+        reason = str(err).replace("\n", " ").strip()
+        raise FormatError(f"{path} is not valid CSV ({reason}); {restore}") from None
+
+
+def load_house_data(data_dir=None, download=True):
+    """(train_df, test_df) read from the verified CSVs, with every check_house_frames check."""
+    train_path = locate(TRAIN_FILE, data_dir, download)
+    test_path = locate(TEST_FILE, data_dir, download)
+    train_df, test_df = read_csv(train_path), read_csv(test_path)
+    check_house_frames(train_df, test_df, str(train_path), str(test_path))
     return train_df, test_df
 
 

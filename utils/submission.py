@@ -1,7 +1,8 @@
 """The Kaggle submission: Id,SalePrice for every test house, checked before it is written.
 
-Nothing is written unless Kaggle would accept and score the file, and a write never leaves a
-half-written file behind (temp file in the same folder, then os.replace).
+Nothing is written unless Kaggle would accept and score the file (every Id once, as an
+integer, in the test file's order; every price a finite positive number), and a write never
+leaves a half-written file behind (temp file in the same folder, then os.replace).
 """
 import os
 import tempfile
@@ -15,16 +16,60 @@ KAGGLE_TEST_ROWS = 1459
 
 
 class SubmissionError(ValueError):
-    """The predictions do not make a valid Kaggle submission; nothing was written."""
+    """The predictions do not make a valid Kaggle submission, or the file could not be
+    written; either way nothing was written."""
+
+
+def _shown(values, limit=5):
+    values = list(values)
+    more = f" and {len(values) - limit} more" if len(values) > limit else ""
+    return f"{values[:limit]}{more}"
+
+
+def _integer_ids(ids, what):
+    """`ids` as int64, refusing missing, non-numeric and fractional Ids (1461.0 is fine)."""
+    numeric = pd.to_numeric(pd.Series(np.asarray(ids, dtype=object)), errors="coerce")
+    numeric = numeric.astype(np.float64)
+    bad = ~np.isfinite(numeric.to_numpy()) | (numeric != numeric.round()).to_numpy()
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise SubmissionError(f"{what} has Ids that are not whole numbers: "
+                              f"{_shown(np.asarray(ids, dtype=object)[rows].tolist())} at rows "
+                              f"{_shown(rows.tolist())}; use the test file's integer Ids "
+                              f"(make_submission(test_df, prices))")
+    return numeric.to_numpy().astype(np.int64)
+
+
+def _numeric_prices(prices, ids):
+    """`prices` as float64, naming the Ids of entries that are not numbers at all."""
+    values = pd.to_numeric(pd.Series(np.asarray(prices, dtype=object).ravel()), errors="coerce")
+    given = pd.Series(np.asarray(prices, dtype=object).ravel())
+    not_numbers = values.isna().to_numpy() & given.notna().to_numpy()
+    if not_numbers.any():
+        raise SubmissionError(f"{int(not_numbers.sum())} prices are not numbers "
+                              f"({_shown(given[not_numbers].tolist(), 3)} at Ids "
+                              f"{_shown(np.asarray(ids)[not_numbers].tolist())}); pass numeric "
+                              f"predictions (e.g. net(X_test).asnumpy().ravel())")
+    return values.to_numpy(dtype=np.float64)
 
 
 def make_submission(test_df, prices):
     """A frame with Kaggle's two columns, Id and SalePrice, in the test file's row order."""
-    prices = np.asarray(prices, dtype=np.float64).ravel()
-    if len(prices) != len(test_df):
-        raise SubmissionError(f"{len(prices)} predictions for {len(test_df)} test rows; "
+    if "Id" not in test_df.columns:
+        raise SubmissionError("test_df has no Id column; pass the test frame load_house_data "
+                              "returns")
+    if hasattr(prices, "asnumpy"):  # an MXNet NDArray
+        prices = prices.asnumpy()
+    shape = np.shape(prices)
+    if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
+        raise SubmissionError(f"prices has shape {shape}; pass one price per test row "
+                              f"(shape ({len(test_df)},) or ({len(test_df)}, 1))")
+    n = int(np.prod(shape, dtype=np.int64))
+    if n != len(test_df):
+        raise SubmissionError(f"{n} predictions for {len(test_df)} test rows; "
                               "predict every row of the test file, in its order")
-    return pd.DataFrame({"Id": test_df["Id"].to_numpy(), LABEL: prices})
+    ids = _integer_ids(test_df["Id"].to_numpy(), "test_df")
+    return pd.DataFrame({"Id": ids, LABEL: _numeric_prices(prices, ids)})
 
 
 def check_submission(submission, test_df, expected_rows=KAGGLE_TEST_ROWS):
@@ -35,11 +80,21 @@ def check_submission(submission, test_df, expected_rows=KAGGLE_TEST_ROWS):
     if expected_rows is not None and len(submission) != expected_rows:
         raise SubmissionError(f"{len(submission)} rows; the Kaggle test file has "
                               f"{expected_rows}: predict every test row")
-    ids, test_ids = submission["Id"].to_numpy(), test_df["Id"].to_numpy()
+    if "Id" not in test_df.columns:
+        raise SubmissionError("test_df has no Id column; pass the test frame load_house_data "
+                              "returns")
+    ids = _integer_ids(submission["Id"].to_numpy(), "the submission")
+    repeated = pd.Series(ids).duplicated(keep=False).to_numpy()
+    if repeated.any():
+        raise SubmissionError(f"Ids {_shown(sorted(set(ids[repeated].tolist())))} appear more "
+                              f"than once; Kaggle scores each test house once: build the frame "
+                              f"with make_submission(test_df, prices) from the unmodified test "
+                              f"file")
+    test_ids = _integer_ids(test_df["Id"].to_numpy(), "test_df")
     if len(ids) != len(test_ids) or not (ids == test_ids).all():
         raise SubmissionError("the Ids differ from the test file's (values or order); build "
                               "the frame with make_submission(test_df, prices)")
-    prices = submission[LABEL].to_numpy(dtype=np.float64)
+    prices = _numeric_prices(submission[LABEL].to_numpy(), ids)
     bad = ~(np.isfinite(prices) & (prices > 0))
     if bad.any():
         shown = ids[bad][:5].tolist()
@@ -49,18 +104,33 @@ def check_submission(submission, test_df, expected_rows=KAGGLE_TEST_ROWS):
 
 
 def write_submission(submission, test_df, path, expected_rows=KAGGLE_TEST_ROWS):
-    """Check, then write Id,SalePrice to path atomically (temp file + os.replace)."""
+    """Check, then write Id,SalePrice to path atomically (temp file + os.replace).
+
+    Ids are written as integers (1461, not 1461.0) whatever dtype the frame holds them in.
+    """
     check_submission(submission, test_df, expected_rows)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    clean = pd.DataFrame({"Id": _integer_ids(submission["Id"].to_numpy(), "the submission"),
+                          LABEL: _numeric_prices(submission[LABEL].to_numpy(),
+                                                 submission["Id"].to_numpy())})
+    tmp = None
     try:
+        if path.is_dir():
+            raise IsADirectoryError(21, "it is a folder, not a file")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "w", newline="") as handle:
-            submission.to_csv(handle, index=False)
+            clean.to_csv(handle, index=False)
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; a normal file is readable by all
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    except OSError as err:
+        raise SubmissionError(f"could not write {path}: {err.strerror or err}; pick a "
+                              f"writable file path (the previous file, if any, is unchanged)"
+                              ) from err
+    finally:  # also on Ctrl-C: no temp file is left behind
+        if tmp is not None and os.path.exists(tmp):
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass  # the folder went read-only meanwhile: nothing more we can remove
     return path

@@ -1,0 +1,148 @@
+"""Fault injection for utils.submission: Ids and prices Kaggle would reject, and paths that
+cannot be written, are refused with one SubmissionError line; nothing is (half-)written."""
+import errno
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from mxnet import nd
+
+from utils import submission as S
+
+
+@pytest.fixture
+def test_rows():
+    return pd.DataFrame({"Id": [1461, 1462, 1463]})
+
+
+def one_line(err):
+    message = str(err)
+    assert "\n" not in message, message
+    return message
+
+
+def refused_and_untouched(tmp_path, call, *parts):
+    """`call(path)` must raise SubmissionError containing `parts`, leaving the old file as is."""
+    path = tmp_path / "submission.csv"
+    path.write_text("previous\n")
+    with pytest.raises(S.SubmissionError) as err:
+        call(path)
+    message = one_line(err.value)
+    for part in parts:
+        assert part in message, message
+    assert path.read_text() == "previous\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["submission.csv"]  # no temp file
+    return message
+
+
+# ------------------------------------------------------------------------------------ Ids
+
+def test_duplicate_ids_are_refused(tmp_path):
+    doubled = pd.DataFrame({"Id": [1461, 1461, 1463]})
+    sub = S.make_submission(doubled, [1.0, 2.0, 3.0])
+    refused_and_untouched(tmp_path, lambda p: S.write_submission(sub, doubled, p, 3),
+                          "Ids [1461] appear more than once")
+
+
+def test_whole_float_ids_are_written_as_integers(tmp_path):
+    floats = pd.DataFrame({"Id": [1461.0, 1462.0, 1463.0]})  # e.g. read from a CSV with a NaN
+    sub = S.make_submission(floats, [1.0, 2.5, 3.0])
+    path = S.write_submission(sub, floats, tmp_path / "s.csv", expected_rows=3)
+    assert path.read_text().splitlines() == ["Id,SalePrice", "1461,1.0", "1462,2.5", "1463,3.0"]
+    # a hand-built frame with float Ids is written with integers too
+    by_hand = pd.DataFrame({"Id": [1461.0, 1462.0, 1463.0], "SalePrice": [1.0, 2.0, 3.0]})
+    S.write_submission(by_hand, floats, path, expected_rows=3)
+    assert path.read_text().splitlines()[1] == "1461,1.0"
+    assert by_hand["Id"].dtype == np.float64  # the caller's frame is not changed
+
+
+@pytest.mark.parametrize("bad_id, shown", [(1461.5, "1461.5"), ("abc", "'abc'"),
+                                           (np.nan, "nan"), (None, "None")])
+def test_non_integer_ids_are_refused(tmp_path, test_rows, bad_id, shown):
+    by_hand = pd.DataFrame({"Id": [bad_id, 1462, 1463], "SalePrice": [1.0, 2.0, 3.0]},
+                           dtype=object)
+    refused_and_untouched(tmp_path, lambda p: S.write_submission(by_hand, test_rows, p, 3),
+                          "the submission has Ids that are not whole numbers", shown,
+                          "at rows [0]")
+    bad_test = pd.DataFrame({"Id": [bad_id, 1462, 1463]}, dtype=object)
+    with pytest.raises(S.SubmissionError, match="test_df has Ids that are not whole numbers"):
+        S.make_submission(bad_test, [1.0, 2.0, 3.0])
+
+
+def test_test_frame_without_ids(tmp_path):
+    with pytest.raises(S.SubmissionError, match="test_df has no Id column"):
+        S.make_submission(pd.DataFrame({"x": [1]}), [1.0])
+
+
+# --------------------------------------------------------------------------------- prices
+
+@pytest.mark.parametrize("prices, shown", [
+    ([1.0, "abc", 3.0], "['abc'] at Ids [1462]"),
+    ([1.0, "1e5x", None], "['1e5x'] at Ids [1462]"),
+    ([1.0, 2.0, object()], "at Ids [1463]"),
+])
+def test_non_numeric_prices_are_refused(tmp_path, test_rows, prices, shown):
+    with pytest.raises(S.SubmissionError) as err:
+        S.make_submission(test_rows, prices)
+    message = one_line(err.value)
+    assert "prices are not numbers" in message and shown in message
+    by_hand = pd.DataFrame({"Id": [1461, 1462, 1463], "SalePrice": prices})
+    refused_and_untouched(tmp_path, lambda p: S.write_submission(by_hand, test_rows, p, 3),
+                          "prices are not numbers", shown)
+
+
+def test_numeric_strings_and_ndarrays_are_prices(tmp_path, test_rows):
+    sub = S.make_submission(test_rows, ["100000", "2e5", 3.0])
+    assert sub["SalePrice"].tolist() == [100000.0, 200000.0, 3.0]
+    from_nd = S.make_submission(test_rows, nd.array([[1.0], [2.0], [3.0]]))
+    assert from_nd["SalePrice"].tolist() == [1.0, 2.0, 3.0]
+
+
+def test_prices_of_the_wrong_shape(test_rows):
+    with pytest.raises(S.SubmissionError, match=r"prices has shape \(3, 2\); pass one price"):
+        S.make_submission(test_rows, np.ones((3, 2)))
+
+
+def test_missing_prices_are_refused(tmp_path, test_rows):
+    sub = S.make_submission(test_rows, [1.0, None, 3.0])  # None is a missing number
+    refused_and_untouched(tmp_path, lambda p: S.write_submission(sub, test_rows, p, 3),
+                          "1 prices are not finite positive numbers (Ids [1462])")
+
+
+# ---------------------------------------------------------------------------------- paths
+
+def test_path_that_is_a_folder(tmp_path, test_rows):
+    sub = S.make_submission(test_rows, [1.0, 2.0, 3.0])
+    folder = tmp_path / "out"
+    folder.mkdir()
+    with pytest.raises(S.SubmissionError) as err:
+        S.write_submission(sub, test_rows, folder, expected_rows=3)
+    assert f"could not write {folder}: it is a folder, not a file" in one_line(err.value)
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.ENOSPC, errno.EACCES])
+def test_write_failures_leave_the_old_file(tmp_path, test_rows, monkeypatch, code):
+    sub = S.make_submission(test_rows, [1.0, 2.0, 3.0])
+
+    def fail(src, dst):
+        raise OSError(code, os.strerror(code), str(dst))
+    monkeypatch.setattr(S.os, "replace", fail)
+    refused_and_untouched(tmp_path, lambda p: S.write_submission(sub, test_rows, p, 3),
+                          f"could not write {tmp_path / 'submission.csv'}: "
+                          f"{os.strerror(code)}", "the previous file, if any, is unchanged")
+
+
+def test_ctrl_c_while_writing_leaves_no_temp_file(tmp_path, test_rows, monkeypatch):
+    sub = S.make_submission(test_rows, [1.0, 2.0, 3.0])
+
+    def interrupted(src, dst):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(S.os, "replace", interrupted)
+    path = tmp_path / "submission.csv"
+    path.write_text("previous\n")
+    with pytest.raises(KeyboardInterrupt):
+        S.write_submission(sub, test_rows, path, expected_rows=3)
+    assert path.read_text() == "previous\n" and [p.name for p in tmp_path.iterdir()] == [
+        "submission.csv"]
