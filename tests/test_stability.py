@@ -92,13 +92,53 @@ def test_layer_stats_match_a_hand_computed_linear_network():
     out = h2 @ W3.T
     expected_std = [np.sqrt(h.var(axis=0).mean()) for h in (h1, h2, out)]
     np.testing.assert_allclose(stats.activation_std, expected_std, rtol=1e-5)
-    # objective = mean over the batch of the output; its gradient w.r.t. out is 1/n
-    g_out = np.full((10, 1), 1 / 10)
-    g_h2 = g_out @ W3
-    g_h1 = g_h2 @ W2
-    expected_grads = [np.linalg.norm(g_h1.T @ x), np.linalg.norm(g_h2.T @ h1),
-                      np.linalg.norm(g_out.T @ h2)]
-    np.testing.assert_allclose(stats.grad_norm, expected_grads, rtol=1e-4)
+    # one example's output o = W3 W2 W1 x: d o / d W1 = (W3 W2)^T x^T, d o / d W2 = W3^T h1^T,
+    # d o / d W3 = h2^T; their norms per example, then the root mean square over examples
+    inputs = {0: x, 1: h1, 2: h2}
+    deltas = {0: W3 @ W2, 1: W3, 2: np.ones((1, 1))}  # d o / d z of each layer, same for all
+    per_example = [[np.linalg.norm(np.outer(deltas[l], inputs[l][i])) for l in range(3)]
+                   for i in range(10)]
+    np.testing.assert_allclose(stability.per_example_grad_norms(net, X), per_example,
+                               rtol=1e-4)
+    np.testing.assert_allclose(stats.grad_norm, np.sqrt(np.mean(np.square(per_example), 0)),
+                               rtol=1e-4)
+    # the batch-mean objective: gradient = the mean of the per-example gradients
+    batch_mean = [np.linalg.norm(np.outer(deltas[l], inputs[l].mean(axis=0))) for l in range(3)]
+    np.testing.assert_allclose(stats.batch_grad_norm, batch_mean, rtol=1e-4)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
+def test_per_example_norms_equal_one_backward_pass_per_example(activation):
+    """The one-pass shortcut against the obvious way: backward on each example alone."""
+    from mxnet import autograd
+    mx_random.seed(2)
+    net = stability.build_mlp(4, 12, activation=activation, initializer="he", in_units=5)
+    X = nd.random.normal(shape=(6, 5))
+    one_by_one = []
+    for i in range(6):
+        with autograd.record():
+            out = net(X[i:i + 1]).sum()
+        out.backward()
+        one_by_one.append([nd.norm(l.weight.grad()).asscalar() for l in net])
+    np.testing.assert_allclose(stability.per_example_grad_norms(net, X), one_by_one,
+                               rtol=1e-4)
+
+
+def test_per_example_statistic_does_not_shrink_with_the_batch():
+    """The batch-mean gradient's lower layers cancel more in bigger batches; ours do not."""
+    small = stability.stats_for(12, width=64, activation="relu", initializer="he", batch=16)
+    large = stability.stats_for(12, width=64, activation="relu", initializer="he", batch=512)
+    ratio = lambda values: values[0] / values[-1]
+    assert ratio(large.batch_grad_norm) < 0.5 * ratio(small.batch_grad_norm)
+    assert ratio(large.grad_norm) == pytest.approx(ratio(small.grad_norm), rel=0.3)
+
+
+def test_float64_computes_the_same_network():
+    f32 = stability.stats_for(6, width=32, activation="sigmoid", initializer="he", batch=32)
+    f64 = stability.stats_for(6, width=32, activation="sigmoid", initializer="he", batch=32,
+                              dtype="float64")
+    np.testing.assert_allclose(f64.activation_std[:3], f32.activation_std[:3], rtol=1e-3)
+    np.testing.assert_allclose(f64.grad_norm, f32.grad_norm, rtol=1e-3)
 
 
 def test_stats_for_is_repeatable_and_shows_sigmoid_vanishing():
@@ -118,7 +158,8 @@ def test_plot_layer_stats_draws_one_curve_per_label_and_skips_overflow():
     ax_act, ax_grad = fig.axes
     assert ax_act.get_yscale() == ax_grad.get_yscale() == "log"
     assert ax_act.get_xlabel() == ax_grad.get_xlabel() == "layer"
-    assert [t.get_text() for t in ax_act.get_legend().get_texts()] == ["good", "overflow"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["good", "overflow"]
+    assert ax_act.get_legend() is None and ax_grad.get_legend() is None  # one legend, below
     ys = ax_grad.lines[1].get_ydata()
     assert ys[0] == 1.0 and np.isnan(ys[1]) and np.isnan(ys[2])
     with pytest.raises(ValueError, match="at least one"):
@@ -151,13 +192,26 @@ def test_explorer_redraws_inside_its_output_widget(monkeypatch):
                              static_display=Handle())
     controls = box.controls
     assert controls["depth"].description == "depth"
+    assert controls["gain"].min <= -3 and controls["gain"].max >= 4  # x1/8 .. x16: sigmoid x8
     assert [f._suptitle.get_text() for f in shown] == ["depth 3, width 8"]
     controls["depth"].value = 5
     controls["activation"].value = "sigmoid"
     titles = [f._suptitle.get_text() for f in shown]
     assert titles == ["depth 3, width 8", "depth 5, width 8", "depth 5, width 8"]
-    assert "sigmoid" in shown[-1].axes[0].get_legend().get_texts()[0].get_text()
+    assert "sigmoid" in shown[-1].legends[0].get_texts()[0].get_text()
     assert len(shown[-1].axes[0].lines[0].get_xdata()) == 6  # 5 hidden layers + output
     assert Handle.updates == []  # headless: no frontend has shown the widget
     box.output._view_count = 1   # what a live frontend does when it renders the widget
     assert len(Handle.updates) == 1
+
+
+def test_overflow_is_reported_as_missing_values_without_warnings():
+    """The explorer reaches x16 weights: overflowing layers must give gaps, not warnings in
+    the widget's output area."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        stats = stability.stats_for(40, width=32, activation="relu", initializer="he", gain=16,
+                                    batch=8)
+    assert np.isfinite(stats.activation_std[0]) and np.isfinite(stats.grad_norm[-1])
+    assert not np.all(np.isfinite(stats.activation_std))

@@ -76,52 +76,96 @@ class LayerStats:
     """Per-layer sizes, index 0 = first layer, last = output layer."""
     activation_std: list  # per layer: how much its output varies across the batch (RMS over
                           # units of the per-unit std), i.e. how much input signal survives
-    grad_norm: list       # Frobenius norm of d(objective)/d(weight) of each layer
+    grad_norm: list       # per layer: root mean square over the examples of the norm of
+                          # d(output for one example)/d(weight); does not depend on batch size
+    batch_grad_norm: list = None  # per layer: norm of d(batch mean of the outputs)/d(weight),
+                                  # where examples cancel: shrinks as the batch grows
+
+
+def per_example_grad_norms(net, X):
+    """Array (examples, layers): the norm of d net(x_i).sum() / d W for every example x_i
+    and every layer's weight W, from one forward and backward pass.
+
+    For a Dense layer z = W h + b, one example's weight gradient is the outer product
+    delta h^T (delta = d output / d z), whose norm is |delta| |h|. A zero "probe" added to
+    every z receives exactly delta for each example as its gradient, because examples do not
+    interact in an MLP. A loop with one backward pass per example gives the same numbers,
+    batch-size times slower (tests/test_stability.py compares the two).
+    """
+    return _forward_backward(net, X)[1]
 
 
 def layer_stats(net, X):
     """One forward and backward pass through `net` (a (Hybrid)Sequential of Dense layers), measured.
 
-    The objective is the batch mean of the summed outputs. Its gradient with respect to the
-    output is a constant, so the gradient sizes reflect only the network's own chain of
-    Jacobians, not how far a loss happens to be from its target.
+    The quantity differentiated is the network's (summed) output itself, not a loss, so the
+    gradient sizes reflect only the chain of Jacobians, not how far a prediction happens to
+    be from a target. `grad_norm` is per example (root mean square over the batch);
+    `batch_grad_norm` is what a training step sees for the batch mean, for comparison.
     """
+    outputs, per_example, batch_grads = _forward_backward(net, X)
+    return LayerStats(
+        activation_std=[_batch_std(o) for o in outputs],
+        grad_norm=[float(v) for v in np.sqrt((per_example ** 2).mean(axis=0))],
+        batch_grad_norm=batch_grads,
+    )
+
+
+def _forward_backward(net, X):
+    """Layer outputs, per-example weight-gradient norms, batch-mean weight-gradient norms."""
     layers = list(net)
     if not layers or not all(isinstance(layer, nn.Dense) for layer in layers):
         raise TypeError("layer_stats needs an nn.(Hybrid)Sequential of nn.Dense layers "
                         "(build one with build_mlp)")
-    outputs = []
+    n = X.shape[0]
+    outputs, inputs, probes = [], [], []
     with autograd.record():
         h = X
         for layer in layers:
-            h = layer(h)
+            weight, bias = layer.weight.data(), layer.bias.data()
+            probe = nd.zeros((n, weight.shape[0]), ctx=X.context, dtype=X.dtype)
+            probe.attach_grad()
+            z = nd.FullyConnected(h, weight, bias, num_hidden=weight.shape[0]) + probe
+            inputs.append(h)
+            probes.append(probe)
+            h = z if layer.act is None else layer.act(z)  # what Dense.hybrid_forward does
             outputs.append(h)
-        objective = h.sum() / X.shape[0]
+        objective = h.sum()  # each example's own output: its gradients are per example
     objective.backward()
-    return LayerStats(
-        activation_std=[_batch_std(o) for o in outputs],
-        grad_norm=[float(nd.norm(layer.weight.grad()).asscalar()) for layer in layers],
-    )
+    with np.errstate(invalid="ignore", over="ignore"):  # after an overflow: inf * 0 = nan
+        per_example = np.stack(
+            [_row_norms(p.grad) * _row_norms(x) for p, x in zip(probes, inputs)], axis=1)
+    # the gradient of the sum divided by n is the gradient of the batch mean
+    batch_grads = [float(nd.norm(layer.weight.grad()).asscalar()) / n for layer in layers]
+    return outputs, per_example, batch_grads
+
+
+def _row_norms(values):
+    return np.linalg.norm(values.asnumpy().astype(np.float64), axis=1)
 
 
 def stats_for(depth, width=256, activation="relu", initializer="default", gain=1.0,
-              batch=256, seed=0):
+              batch=256, seed=0, dtype="float32"):
     """Build a seeded network and a standard-normal input batch; return its LayerStats.
 
     Seeded inside, so the same settings always give the same picture (the explorer relies
-    on that when the reader moves a control back).
+    on that when the reader moves a control back). dtype="float64" computes the very same
+    network and batch in double precision, to tell signal from float32 rounding.
     """
     mx_random.seed(seed)
     net = build_mlp(depth, width, activation, initializer, gain, in_units=width)
     X = nd.random.normal(0, 1, shape=(batch, width))
+    if dtype != "float32":
+        net.cast(dtype)
+        X = X.astype(dtype)
     return layer_stats(net, X)
 
 
-def plot_layer_stats(stats, title=None, figsize=(7.5, 2.8)):
-    """Two log-scale panels against layer index: activation std, weight-gradient norm.
-
-    `stats` maps a legend label to a LayerStats. Values that overflowed (inf/nan) are left
-    out of the curves, which then visibly stop.
+def plot_layer_stats(stats, title=None, figsize=(7.5, 3.0)):
+    """Two log-scale panels against layer index: activation spread, per-example weight
+    gradient. `stats` maps a legend label to a LayerStats; one legend, below the panels, so
+    it never covers a curve. Values that overflowed (inf/nan) are left out of the curves,
+    which then visibly stop.
     """
     from utils import plot  # import here: plot pulls in d2l, which tests of math need not
 
@@ -130,12 +174,14 @@ def plot_layer_stats(stats, title=None, figsize=(7.5, 2.8)):
     fig, (ax_act, ax_grad) = plot.new_figure(1, 2, figsize=figsize)
     labels = list(stats)
     for ax, field, ylabel in ((ax_act, "activation_std", "output std across batch"),
-                              (ax_grad, "grad_norm", "norm of weight gradient")):
+                              (ax_grad, "grad_norm", "weight gradient, per example")):
         ys = [_finite(getattr(stats[k], field)) for k in labels]
         xs = [list(range(1, len(y) + 1)) for y in ys]
         plot.plot_curves(xs, ys, xlabel="layer", ylabel=ylabel, legend=labels, ax=ax)
+        ax.get_legend().remove()
         _span_at_least(ax, MIN_DECADES)
-    ax_grad.get_legend().remove()  # one legend is enough: both panels share the labels
+    fig.legend(ax_act.lines[:len(labels)], labels, loc="outside lower center",
+               ncol=min(len(labels), 4), frameon=False)
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
@@ -151,7 +197,8 @@ def _span_at_least(ax, decades):
 
 
 def _batch_std(values):
-    per_unit_var = values.asnumpy().astype(np.float64).var(axis=0)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf in, nan out: the plot skips it
+        per_unit_var = values.asnumpy().astype(np.float64).var(axis=0)
     return float(np.sqrt(per_unit_var.mean()))
 
 
@@ -162,6 +209,9 @@ def _finite(values):
 def explorer(depth=30, activation="relu", initializer="he", gain=1.0, width=256, batch=256,
              seed=0, max_depth=60, static_display=None):
     """ipywidgets controls (depth, activation, initializer, weight scale) and a live plot.
+
+    The weight scale runs from x1/8 to x16 of the initializer's own scale: wide enough to
+    see ReLU explode and vanish, and to find where a sigmoid network stops vanishing.
 
     Every change redraws the per-layer plot inside an Output widget, replacing the previous
     figure. `static_display` is the DisplayHandle of a static copy of the default view
@@ -180,7 +230,7 @@ def explorer(depth=30, activation="relu", initializer="he", gain=1.0, width=256,
                                        description="activation", **look),
         "initializer": widgets.Dropdown(options=[(LABELS[k], k) for k in INITIALIZERS],
                                         value=initializer, description="initializer", **look),
-        "gain": widgets.FloatLogSlider(value=gain, base=2, min=-2, max=2, step=0.25,
+        "gain": widgets.FloatLogSlider(value=gain, base=2, min=-3, max=4, step=0.25,
                                        description="weight scale", **look),
     }
     out = widgets.Output()
