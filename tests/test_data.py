@@ -14,6 +14,7 @@ import pytest
 import requests
 from d2l import mxnet as d2l
 
+from test_faults_data import frames as tiny_frames  # the real schema, n rows
 from utils import data
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -219,15 +220,6 @@ def test_failed_download_never_replaces_a_good_copy(cache, monkeypatch, fetch):
 
 
 # --- load_house_data: validation ------------------------------------------------------------
-
-def tiny_frames(n=3):
-    """Frames with the real schema (all 81/80 columns) but only n rows."""
-    train = pd.DataFrame({c: [1.0] * n for c in data.TRAIN_COLUMNS})
-    train["Id"] = range(1, n + 1)
-    train[data.LABEL] = [100000.0 + i for i in range(n)]
-    test = train.drop(columns=[data.LABEL]).assign(Id=range(n + 1, 2 * n + 1))
-    return train, test
-
 
 def register_csvs(folder, monkeypatch, train, test):
     """Write both frames as CSVs and register their SHA-1s, as if they were the real files."""

@@ -34,7 +34,7 @@ from playwright.sync_api import sync_playwright
 
 from conftest import REPO_ROOT, skip_or_fail
 from test_notebooks import STEMS, expected_error, headless_run
-from utils.run import read_figures
+from utils.exports import read_figures
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

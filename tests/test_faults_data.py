@@ -33,6 +33,13 @@ def one_line(err):
     return message
 
 
+def locate_error(error=data.DataAccessError, **kwargs):
+    """The message of the `error` that locating the train file raises: one line."""
+    with pytest.raises(error) as err:
+        data.locate(data.TRAIN_FILE, **kwargs)
+    return one_line(err.value)
+
+
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     """An empty data/ cache, no $KAGGLE_HOUSE_DIR, and the train file registered with the
@@ -59,9 +66,7 @@ def test_data_folder_is_a_file(cache, monkeypatch):
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text("not a folder")
     monkeypatch.setattr(data, "_fetch", serve_good_bytes)
-    with pytest.raises(data.DataAccessError) as err:
-        data.locate(data.TRAIN_FILE)
-    message = one_line(err.value)
+    message = locate_error()
     assert f"{cache} is a file" in message and "move or rename" in message
     assert data.ENV_VAR in message
     assert cache.read_text() == "not a folder"
@@ -84,9 +89,7 @@ def test_data_folder_that_cannot_be_written(cache, monkeypatch, code, reason):
     def refuse(dir, prefix, suffix):
         raise oserror(code, Path(dir) / f"{prefix}xyz{suffix}")
     monkeypatch.setattr(data.tempfile, "mkstemp", refuse)
-    with pytest.raises(data.DataAccessError) as err:
-        data.locate(data.TRAIN_FILE)
-    message = one_line(err.value)
+    message = locate_error()
     assert f"could not write into {cache}: {reason}" in message
     assert "make it writable" in message and data.ENV_VAR in message
 
@@ -97,9 +100,7 @@ def test_data_folder_that_cannot_be_created(cache, monkeypatch):
     def refuse(self, *args, **kwargs):
         raise oserror(errno.EACCES, self)
     monkeypatch.setattr(Path, "mkdir", refuse)
-    with pytest.raises(data.DataAccessError) as err:
-        data.locate(data.TRAIN_FILE)
-    message = one_line(err.value)
+    message = locate_error()
     assert f"could not create the download folder {cache}: permission denied" in message
     assert f"make {cache.parent} writable" in message
 
@@ -134,18 +135,14 @@ def test_rename_into_place_fails(cache, monkeypatch):
     def refuse(src, dst):
         raise oserror(errno.EACCES, dst)
     monkeypatch.setattr(data.os, "replace", refuse)
-    with pytest.raises(data.DataAccessError) as err:
-        data.locate(data.TRAIN_FILE)
-    message = one_line(err.value)
+    message = locate_error()
     assert f"could not move the download into place at {cache / data.TRAIN_FILE}" in message
     assert leftovers(cache) == []  # the verified temp file was removed too
 
 
 def test_a_folder_where_the_csv_should_be(cache):
     (cache / data.TRAIN_FILE).mkdir(parents=True)
-    with pytest.raises(data.DataAccessError) as err:
-        data.locate(data.TRAIN_FILE)
-    message = one_line(err.value)
+    message = locate_error()
     assert f"{cache / data.TRAIN_FILE} exists but is not a regular file" in message
     assert "remove or rename it" in message
 
@@ -158,54 +155,42 @@ def test_unreadable_cached_file(cache, monkeypatch):
     def refuse(p):
         raise PermissionError(errno.EACCES, "Permission denied", str(p))
     monkeypatch.setattr(data, "sha1_of", refuse)
-    with pytest.raises(data.DataAccessError) as err:
-        data.locate(data.TRAIN_FILE)
-    message = one_line(err.value)
+    message = locate_error()
     assert f"could not read {path}: permission denied" in message
     assert f"chmod a+r {path}" in message
+
+
+def deny_access(monkeypatch, method, culprit):
+    """Path.<method> raises PermissionError (EACCES) for the paths `culprit(path)` picks: what a
+    file mode would do to anyone but root."""
+    original = getattr(Path, method)
+
+    def refusing(self):
+        if culprit(self):
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return original(self)
+    monkeypatch.setattr(Path, method, refusing)
 
 
 def test_unsearchable_folder(cache, tmp_path, monkeypatch):
     folder = tmp_path / "mine"
     folder.mkdir()
-    original = Path.is_file
-
-    def refuse(self):
-        if self.parent == folder:
-            raise PermissionError(errno.EACCES, "Permission denied", str(self))
-        return original(self)
-    monkeypatch.setattr(Path, "is_file", refuse)
-    with pytest.raises(data.DataAccessError) as err:
-        data.locate(data.TRAIN_FILE, data_dir=folder)
-    assert f"could not look for {folder / data.TRAIN_FILE}: permission denied" in one_line(
-        err.value)
+    deny_access(monkeypatch, "is_file", lambda path: path.parent == folder)
+    message = locate_error(data_dir=folder)
+    assert f"could not look for {folder / data.TRAIN_FILE}: permission denied" in message
 
 
 def test_unopenable_env_folder(cache, tmp_path, monkeypatch):
     folder = tmp_path / "env"
     monkeypatch.setenv(data.ENV_VAR, str(folder))
-    original = Path.is_dir
-
-    def refuse(self):
-        if self == folder:
-            raise PermissionError(errno.EACCES, "Permission denied", str(self))
-        return original(self)
-    monkeypatch.setattr(Path, "is_dir", refuse)
-    with pytest.raises(data.DataAccessError) as err:
-        data.locate(data.TRAIN_FILE)
-    assert f"could not open the folder {folder}: permission denied" in one_line(err.value)
+    deny_access(monkeypatch, "is_dir", lambda path: path == folder)
+    assert f"could not open the folder {folder}: permission denied" in locate_error()
 
 
 def test_unreadable_csv_after_the_checksum(tmp_path, monkeypatch):
     path = tmp_path / "x.csv"
     path.write_bytes(GOOD)
-    original = Path.read_bytes
-
-    def refuse(self):
-        if self == path:
-            raise PermissionError(errno.EACCES, "Permission denied", str(self))
-        return original(self)
-    monkeypatch.setattr(Path, "read_bytes", refuse)
+    deny_access(monkeypatch, "read_bytes", lambda other: other == path)
     with pytest.raises(data.DataAccessError, match=f"could not read {path}: permission denied"):
         data.read_csv(path)
 
@@ -299,58 +284,29 @@ def test_empty_or_header_only_file(tmp_path, monkeypatch, content, problem):
     assert f"{folder / data.TEST_FILE} {problem}" in message and "delete it" in message
 
 
-def test_test_file_cut_mid_row(tmp_path, monkeypatch):
-    _, test = frames()
-    content = csv_bytes(test)
-    folder, load = load_with(tmp_path, monkeypatch, test=content[:-40])
+@pytest.mark.parametrize("which, damage, words", [
+    ("test", lambda content: content[:-40], ("{path} line 4 (Id '6')", "the row is cut short")),
+    ("train", lambda content: content.replace(b"\n2,", b"\n2,7,", 1),
+     ("line 3 (Id '2') has 82 fields but the header has 81: the row is too long",)),
+    ("train", lambda content: content.replace(b"\n2,", b'\n"2,', 1),  # an unclosed quote
+     ("has 1 fields but the header has 81: the row is cut short",)),
+    ("train", lambda content: content.replace(b"\n2,", b"\n" + b"9" * 200_000 + b",", 1),
+     ("{path} line 3 is not valid CSV (field larger than",)),
+    ("train", lambda content: content.decode().replace("\n1,", "\n1,é", 1).encode("latin-1"),
+     ("{path} is not UTF-8 text: byte 0xe9 on line 2", "save the file as UTF-8")),
+    ("train", lambda content: content.decode().encode("utf-16"),
+     ("{path} is not UTF-8 text: byte 0xff on line 1", "save the file as UTF-8")),
+], ids=["test-cut-mid-row", "extra-field", "unclosed-quote", "not-csv", "latin-1", "utf-16"])
+def test_a_damaged_row_or_encoding_is_named_with_file_and_line(tmp_path, monkeypatch, which,
+                                                               damage, words):
+    good = dict(zip(("train", "test"), frames()))
+    folder, load = load_with(tmp_path, monkeypatch, **{which: damage(csv_bytes(good[which]))})
     with pytest.raises(data.FormatError) as err:
         load()
     message = one_line(err.value)
-    assert f"{folder / data.TEST_FILE} line 4 (Id '6')" in message
-    assert "the row is cut short" in message
-
-
-def test_row_with_an_extra_field(tmp_path, monkeypatch):
-    train, _ = frames()
-    content = csv_bytes(train).replace(b"\n2,", b"\n2,7,", 1)
-    _, load = load_with(tmp_path, monkeypatch, train=content)
-    with pytest.raises(data.FormatError, match=r"line 3 \(Id '2'\) has 82 fields but the "
-                                               r"header has 81: the row is too long"):
-        load()
-
-
-def test_unclosed_quote_reads_as_a_row_cut_short(tmp_path, monkeypatch):
-    train, _ = frames()
-    content = csv_bytes(train).replace(b"\n2,", b'\n"2,', 1)
-    _, load = load_with(tmp_path, monkeypatch, train=content)
-    with pytest.raises(data.FormatError, match=r"has 1 fields but the header has 81: the row "
-                                               r"is cut short"):
-        load()
-
-
-def test_text_that_is_not_csv(tmp_path, monkeypatch):
-    train, _ = frames()
-    content = csv_bytes(train).replace(b"\n2,", b"\n" + b"9" * 200_000 + b",", 1)
-    folder, load = load_with(tmp_path, monkeypatch, train=content)
-    with pytest.raises(data.FormatError) as err:
-        load()
-    message = one_line(err.value)
-    assert f"{folder / data.TRAIN_FILE} line 3 is not valid CSV (field larger than" in message
-
-
-@pytest.mark.parametrize("encode, byte, line", [
-    (lambda text: text.replace("\n1,", "\n1,é", 1).encode("latin-1"), "0xe9", 2),
-    (lambda text: text.encode("utf-16"), "0xff", 1),
-])
-def test_encoding_that_does_not_decode(tmp_path, monkeypatch, encode, byte, line):
-    train, _ = frames()
-    folder, load = load_with(tmp_path, monkeypatch,
-                             train=encode(train.to_csv(index=False)))
-    with pytest.raises(data.FormatError) as err:
-        load()
-    message = one_line(err.value)
-    assert f"{folder / data.TRAIN_FILE} is not UTF-8 text: byte {byte} on line {line}" in message
-    assert "save the file as UTF-8" in message
+    path = folder / (data.TRAIN_FILE if which == "train" else data.TEST_FILE)
+    for text in words:
+        assert text.format(path=path) in message
 
 
 # ------------------------------------------------------------ frames a user loads alone
@@ -470,11 +426,9 @@ def test_slow_drip_hits_the_overall_deadline(cache, server, monkeypatch):
     base, _ = server
     register_url(monkeypatch, base + "drip")
     started = time.monotonic()
-    with pytest.raises(data.DownloadTimeout) as err:
-        data.locate(data.TRAIN_FILE)
+    message = locate_error(data.DownloadTimeout)
     elapsed = time.monotonic() - started
     assert 1.0 <= elapsed < 3.0, elapsed
-    message = one_line(err.value)
     assert "did not finish within 1 s" in message and "of 100000 bytes arrived" in message
     assert "too slow or stalled" in message and data.ENV_VAR in message
     assert leftovers(cache) == []
@@ -484,10 +438,9 @@ def test_silent_server_times_out(cache, server, monkeypatch):
     base, _ = server
     register_url(monkeypatch, base + "silent")
     started = time.monotonic()
-    with pytest.raises(data.DataNotFound) as err:
-        data.locate(data.TRAIN_FILE)
+    message = locate_error(data.DataNotFound)
     assert time.monotonic() - started < 3.0
-    assert "could not download" in one_line(err.value)
+    assert "could not download" in message
     assert leftovers(cache) == []
 
 
@@ -495,8 +448,6 @@ def test_silent_server_times_out(cache, server, monkeypatch):
 def test_http_error_and_truncated_body(cache, server, monkeypatch, route, shown):
     base, _ = server
     register_url(monkeypatch, base + route)
-    with pytest.raises(data.DataNotFound) as err:
-        data.locate(data.TRAIN_FILE)
-    message = one_line(err.value)
+    message = locate_error(data.DataNotFound)
     assert f"could not download {base + route}" in message and shown in message
     assert leftovers(cache) == []

@@ -2,12 +2,11 @@
 names that would escape exports/, damaged or hostile figures.json, an exports root that is a
 file. Each must leave the old PNG+SVG pair (or the new pair), never one of each."""
 import json
-import os
-import signal
 
 import pytest
 from matplotlib import pyplot as plt
 
+from test_runner import break_renames
 from utils import plot
 
 
@@ -64,14 +63,8 @@ def test_a_failed_render_keeps_the_old_pair_and_caption(exports, failing_format)
 def test_a_failed_rename_puts_the_first_file_back(exports, monkeypatch):
     fig, _ = plot.new_figure()
     old = saved_twice(fig, exports)
-    real = os.replace
-
-    def svg_rename_fails(src, dst):
-        if str(src).endswith(".tmp.svg"):
-            raise PermissionError(13, "Permission denied")
-        real(src, dst)
-
-    monkeypatch.setattr(plot.os, "replace", svg_rename_fails)
+    break_renames(monkeypatch, fail=lambda src, dst: str(src).endswith(".tmp.svg"),
+                  error=PermissionError(13, "Permission denied"))
     with pytest.raises(PermissionError):
         plot.save_figure(fig, "curve", caption="new")
     folder = exports / "demo_nb"
@@ -81,15 +74,8 @@ def test_a_failed_rename_puts_the_first_file_back(exports, monkeypatch):
 
 def test_an_interrupt_between_the_renames_waits_until_both_are_new(exports, monkeypatch):
     fig, _ = plot.new_figure()
-    old = saved_twice(fig, exports)
-    real = os.replace
-
-    def interrupt_after_png(src, dst):
-        real(src, dst)
-        if str(dst).endswith("curve.png"):
-            os.kill(os.getpid(), signal.SIGINT)  # Jupyter's "interrupt kernel"
-
-    monkeypatch.setattr(plot.os, "replace", interrupt_after_png)
+    old = saved_twice(fig, exports)  # then Jupyter's "interrupt kernel" after the PNG's rename:
+    break_renames(monkeypatch, interrupt_after=lambda src, dst: str(dst).endswith("curve.png"))
     with pytest.raises(KeyboardInterrupt):
         plot.save_figure(fig, "curve", caption="new")
     new = pair(exports / "demo_nb")

@@ -1,11 +1,10 @@
-"""Fault injection for the runner (utils/run.py): signals, unreadable notebooks, bad arguments,
-interrupted export swaps, a second run, damaged files from earlier runs.
+"""Fault injection for the runner (utils/run.py, utils/exports.py): signals, unreadable
+notebooks, bad arguments, interrupted export swaps, a second run, damaged files from earlier runs.
 
 Tiny notebooks written here, real kernels, no MXNet. Each fault must give one line that names
 the culprit, and exports that are old or new, never mixed.
 """
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,23 +12,13 @@ import textwrap
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from conftest import REPO_ROOT
-from test_runner import make_notebook, snapshot, write_export
+from test_runner import dirs  # noqa: F401  (the fixture, shared)
+from test_runner import break_renames, make_notebook, run_main, snapshot, write_export
 from utils import run
-
-
-@pytest.fixture
-def dirs(tmp_path, monkeypatch):
-    monkeypatch.setenv(run.EXPORTS_ENV, str(tmp_path / "not-used"))
-    return tmp_path / "notebooks", tmp_path / "exports"
-
-
-def run_main(notebooks, exports, *args):
-    return run.main(["--no-progress", "--notebooks-dir", str(notebooks),
-                     "--exports-dir", str(exports), *args])
+from utils.exports import install, manifest_entry_problem, recover_leftovers, write_index
 
 
 def cli(*args, **kwargs):
@@ -216,11 +205,25 @@ def test_bad_folders_and_names_exit_2_with_one_line(dirs, capsys, monkeypatch, t
     assert not exports.exists()
 
 
+def old_and_staged(target, new, *names):
+    """`target` as an earlier run left it and `new` as staged: each file says "old" or "new"."""
+    for folder, text in ((target, "old"), (new, "new")):
+        folder.mkdir(parents=True)
+        for name in names:
+            (folder / name).write_text(text)
+    return target, new
+
+
+def set_aside(stem):
+    """Picks the rename by which the swap sets the old <stem>/ aside (for break_renames)."""
+    return lambda src, dst: Path(dst).name.startswith(f".{stem}.old.")
+
+
 CRASH_IN_SWAP = textwrap.dedent("""
     import os, shutil, sys
     sys.path.insert(0, sys.argv[1])
     from pathlib import Path
-    from utils import run
+    from utils import exports
     new, target, crash_at = Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
     calls = []
     real_replace, real_rmtree = os.replace, shutil.rmtree
@@ -237,8 +240,8 @@ CRASH_IN_SWAP = textwrap.dedent("""
             os._exit(9)
         real_rmtree(path, *args, **kwargs)
 
-    run.os.replace, run.shutil.rmtree = replace, rmtree
-    run.install(new, target)
+    exports.os.replace, exports.shutil.rmtree = replace, rmtree
+    exports.install(new, target)
 """)
 
 
@@ -250,59 +253,36 @@ CRASH_IN_SWAP = textwrap.dedent("""
 def test_a_crash_at_any_step_of_the_swap_is_recovered_by_the_next_run(tmp_path, crash_at, after):
     exports = tmp_path / "exports"
     target, new = exports / "nb", exports / ".nb.staging.x" / "nb"
-    for folder, text in ((target, "old"), (new, "new")):
-        folder.mkdir(parents=True)
-        (folder / "f.txt").write_text(text)
-        (folder / "g.txt").write_text(text)
+    old_and_staged(target, new, "f.txt", "g.txt")
     (target / "run.json").write_text(json.dumps({"seconds": 1.0}))
     crashed = subprocess.run([sys.executable, "-c", CRASH_IN_SWAP, str(REPO_ROOT), str(new),
                               str(target), str(crash_at)], capture_output=True, text=True)
     assert crashed.returncode == 9, crashed.stderr
 
-    actions = run.recover_leftovers(exports)
+    actions = recover_leftovers(exports)
     assert actions and all("left by an interrupted run" in a for a in actions)
     assert hidden(exports) == []
     assert {p.name: p.read_text() for p in target.iterdir() if p.suffix == ".txt"} == {
         "f.txt": after, "g.txt": after}
-    run.write_index(exports, [])
+    write_index(exports, [])
     page = (exports / "index.html").read_text()
     assert ".old." not in page and "staging" not in page
 
 
 def test_a_failed_rename_in_the_swap_puts_the_old_folder_back(tmp_path, monkeypatch):
-    target, new = tmp_path / "nb", tmp_path / "staged"
-    for folder, text in ((target, "old"), (new, "new")):
-        folder.mkdir()
-        (folder / "f.txt").write_text(text)
-    real = os.replace
-
-    def second_rename_fails(src, dst):
-        if Path(src) == new:
-            raise OSError(28, "No space left on device")
-        real(src, dst)
-
-    monkeypatch.setattr(run.os, "replace", second_rename_fails)
+    target, new = old_and_staged(tmp_path / "nb", tmp_path / "staged", "f.txt")
+    break_renames(monkeypatch, fail=lambda src, dst: Path(src) == new)  # the second rename
     with pytest.raises(OSError, match="No space"):
-        run.install(new, target)
+        install(new, target)
     assert (target / "f.txt").read_text() == "old"
     assert hidden(tmp_path) == []
 
 
 def test_a_signal_between_the_renames_waits_until_the_swap_is_done(tmp_path, monkeypatch):
-    target, new = tmp_path / "nb", tmp_path / "staged"
-    for folder, text in ((target, "old"), (new, "new")):
-        folder.mkdir()
-        (folder / "f.txt").write_text(text)
-    real = os.replace
-
-    def interrupt_after_first(src, dst):
-        real(src, dst)
-        if Path(dst).name.startswith(".nb.old."):
-            os.kill(os.getpid(), signal.SIGINT)
-
-    monkeypatch.setattr(run.os, "replace", interrupt_after_first)
+    target, new = old_and_staged(tmp_path / "nb", tmp_path / "staged", "f.txt")
+    break_renames(monkeypatch, interrupt_after=set_aside("nb"))
     with run.stop_on_signals(), pytest.raises(run.Interrupted):
-        run.install(new, target)
+        install(new, target)
     assert (target / "f.txt").read_text() == "new"
     assert not new.exists()
 
@@ -315,14 +295,7 @@ def test_an_interrupted_run_inside_the_swap_leaves_old_or_new(dirs, monkeypatch,
     make_notebook(notebooks, "two", write_export("two", "out.txt", "'new'"))
     (exports / "one").mkdir(parents=True)
     (exports / "one" / "out.txt").write_text("old")
-    real = os.replace
-
-    def interrupt_mid_swap(src, dst):
-        real(src, dst)
-        if Path(dst).name.startswith(".one.old."):
-            os.kill(os.getpid(), signal.SIGINT)
-
-    monkeypatch.setattr(run.os, "replace", interrupt_mid_swap)
+    break_renames(monkeypatch, interrupt_after=set_aside("one"))
     assert run_main(notebooks, exports) == 130
     err = capsys.readouterr().err
     assert err.strip().splitlines()[-1] == (
@@ -395,13 +368,28 @@ def test_a_notebook_writing_a_damaged_manifest_fails_and_keeps_the_old_exports(d
     assert not (exports / "missing").exists()
 
 
-def test_stems_and_manifest_rules_match_the_plot_helpers():
+@pytest.mark.parametrize("entry, problem", [
+    ({"name": "ok", "caption": "c", "png": "ok.png", "svg": "ok.svg"}, ""),
+    ("text", "not an object"),
+    ({"name": "../x", "caption": "", "png": "x.png", "svg": "x.svg"},
+     "name '../x' is not lower-case letters, digits, _ and -"),
+    ({"name": "a", "caption": 3, "png": "a.png", "svg": "a.svg"}, "a: caption is not text"),
+    ({"name": "a", "caption": "", "png": "/etc/a.png", "svg": "a.svg"},
+     "a: png/svg are not a.png/a.svg"),
+])
+def test_the_runner_and_the_plot_helpers_apply_one_manifest_rule(tmp_path, entry, problem):
     from utils import plot
     assert run.NAME.pattern == plot._NAME.pattern
-    entries = [{"name": "ok", "caption": "c", "png": "ok.png", "svg": "ok.svg"}, "text",
-               {"name": "../x", "caption": "", "png": "x.png", "svg": "x.svg"},
-               {"name": "a", "caption": 3, "png": "a.png", "svg": "a.svg"},
-               {"name": "a", "caption": "", "png": "/etc/a.png", "svg": "a.svg"}]
-    assert [run._manifest_entry_problem(e) for e in entries] == [
-        plot._entry_problem(e) for e in entries]
-    assert [bool(plot._entry_problem(e)) for e in entries] == [False, True, True, True, True]
+    assert manifest_entry_problem(entry) == problem
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    (folder / "figures.json").write_text(json.dumps([entry]))
+    if not problem:
+        assert run.read_figures(folder) == plot.read_manifest(folder) == [entry]
+        return
+    with pytest.raises(run.DamagedExport) as runner_error:
+        run.read_figures(folder)
+    with pytest.raises(plot.ExportError) as plot_error:
+        plot.read_manifest(folder)
+    for error in (runner_error, plot_error):
+        assert f"figures.json is damaged (figure 1: {problem}); " in str(error.value)

@@ -1,5 +1,7 @@
 """The runner (utils/run.py) on tiny notebooks written here: real kernels, no MXNet work."""
 import json
+import os
+import signal
 import subprocess
 import sys
 
@@ -34,6 +36,21 @@ def write_export(stem, name, text):
 
 def snapshot(folder):
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def break_renames(monkeypatch, fail=None, interrupt_after=None,
+                  error=OSError(28, "No space left on device")):
+    """os.replace, broken on purpose: the renames `fail(src, dst)` picks raise `error` instead;
+    after those `interrupt_after(src, dst)` picks, SIGINT arrives (Ctrl-C, Jupyter's interrupt)."""
+    real = os.replace
+
+    def replace(src, dst):
+        if fail and fail(src, dst):
+            raise error
+        real(src, dst)
+        if interrupt_after and interrupt_after(src, dst):
+            os.kill(os.getpid(), signal.SIGINT)
+    monkeypatch.setattr(os, "replace", replace)
 
 
 def cell_outputs(path):

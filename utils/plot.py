@@ -7,20 +7,17 @@ re-run replaces a notebook's exports as a whole.
 """
 import json
 import os
-import re
 import shutil
 import signal
-import threading
-from contextlib import contextmanager
 from pathlib import Path
 
 from d2l import mxnet as d2l
 from matplotlib import pyplot as plt
 
+from utils.exports import EXPORTS_ENV, MANIFEST, NAME as _NAME  # shared with the runner
+from utils.exports import DamagedExport, read_figures, replace_text, signals_deferred
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-EXPORTS_ENV = "COURSE_EXPORTS_DIR"
-MANIFEST = "figures.json"
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 _current_notebook = None
 
 
@@ -116,7 +113,7 @@ def _replace_together(pairs):
     SIGINT (Jupyter's interrupt) waits until all renames are done.
     """
     done = []
-    with _sigint_deferred():
+    with signals_deferred((signal.SIGINT,)):
         try:
             for tmp, final in pairs:
                 backup = final.with_name(f".{final.name}.prev")
@@ -147,57 +144,17 @@ def _link_or_copy(source, target):
         shutil.copy2(source, target)
 
 
-@contextmanager
-def _sigint_deferred():
-    """Hold SIGINT until the block is done, then deliver it as before."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if received:
-            signal.raise_signal(signal.SIGINT)
-
-
 def read_manifest(folder):
     """The figures saved in one notebook's export folder, in the order they were first saved.
 
     Raises ExportError naming the file and what to do when it is not what save_figure writes.
     """
-    path = Path(folder) / MANIFEST
-    if not path.exists():
-        return []
     fix = (f"delete it and run the notebook ({Path(folder).name}) again from the top, "
            "which writes it anew")
     try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, OSError) as err:
-        raise ExportError(f"{path} is damaged ({err}); {fix}") from None
-    if not isinstance(entries, list):
-        raise ExportError(f"{path} is damaged (not a list of figures); {fix}")
-    for i, entry in enumerate(entries, 1):
-        problem = _entry_problem(entry)
-        if problem:
-            raise ExportError(f"{path} is damaged (figure {i}: {problem}); {fix}")
-    return entries
-
-
-def _entry_problem(entry):
-    """What is wrong with one figures.json entry, or '' (utils.run applies the same rule)."""
-    if not isinstance(entry, dict):
-        return "not an object"
-    name = entry.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
-        return f"name {name!r} is not lower-case letters, digits, _ and -"
-    if not isinstance(entry.get("caption"), str):
-        return f"{name}: caption is not text"
-    if entry.get("png") != f"{name}.png" or entry.get("svg") != f"{name}.svg":
-        return f"{name}: png/svg are not {name}.png/{name}.svg"
-    return ""
+        return read_figures(folder, fix=fix)
+    except DamagedExport as err:
+        raise ExportError(str(err)) from None
 
 
 def _record(folder, entries, entry):
@@ -206,6 +163,4 @@ def _record(folder, entries, entry):
         entries[names.index(entry["name"])] = entry  # a re-saved figure keeps its place
     else:
         entries.append(entry)
-    tmp = folder / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(entries, indent=1), encoding="utf-8")
-    os.replace(tmp, folder / MANIFEST)
+    replace_text(folder / MANIFEST, json.dumps(entries, indent=1))

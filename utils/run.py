@@ -8,7 +8,8 @@ Each notebook runs in its own folder (as in Jupyter) in a fresh ipykernel of the
 running this command (not whatever a `python3` kernelspec elsewhere points to), one notebook
 after the other, with a progress bar per notebook (cell number, elapsed time). Its exports are
 written to a staging folder (`COURSE_EXPORTS_DIR`, see utils/plot.py) and, on success, swapped
-in for `exports/<stem>/` as a whole (renames on one filesystem, so never old and new mixed):
+in for `exports/<stem>/` as a whole (renames on one filesystem, so never old and new mixed;
+utils/exports.py does the swap, the lock and index.html):
 
     exports/<stem>/         figures (PNG+SVG) and figures.json, <stem>.ipynb, <stem>.html, run.json
     exports/submission.csv  copied from a notebook folder holding one: the house-price notebook
@@ -47,7 +48,6 @@ import argparse
 import ast
 import asyncio
 import atexit
-import html
 import json
 import math
 import os
@@ -61,7 +61,6 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import nbformat
 from jupyter_client.kernelspec import KernelSpecManager
@@ -75,24 +74,15 @@ from tqdm import tqdm
 from traitlets import default
 from traitlets.config import Config
 
+from utils.exports import (EXPORTS_ENV, NAME, STOP_SIGNALS, DamagedExport, RunnerError,
+                           count_figures, exports_lock, install, prepare_exports_dir,
+                           read_figures, recover_leftovers, replace_file, replace_text,
+                           signals_deferred, write_index)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# Same as utils.plot.EXPORTS_ENV and utils.plot's name rule; not imported because utils.plot
-# pulls in MXNet (tests check that they agree).
-EXPORTS_ENV = "COURSE_EXPORTS_DIR"
-NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 EXPECTED = re.compile(r"#\s*expected error:\s*([A-Za-z_][\w.]*)\s*$")
 DEFAULT_CELL_TIMEOUT = 1800
 CHECK_TAG = "check"
-LOCK_NAME = ".run.lock"
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-# Leftovers of an interrupted run, in the exports folder (see recover_leftovers).
-SET_ASIDE = re.compile(r"^\.(?P<stem>[a-z0-9][a-z0-9_\-]*)\.old\.\d+$")
-STAGING = re.compile(r"^\..+\.staging\..+$")
-TEMP_FILE = re.compile(r"^\..+\.tmp$")
-
-
-class RunnerError(Exception):
-    """Bad command-line input: the message says what to do."""
 
 
 class NotebookFailed(Exception):
@@ -101,10 +91,6 @@ class NotebookFailed(Exception):
 
 class UnreadableNotebook(NotebookFailed):
     """The .ipynb file cannot be read as a notebook; the message names the file."""
-
-
-class DamagedExport(ValueError):
-    """A figures.json or run.json in an export folder that is not what the runner writes."""
 
 
 class Interrupted(KeyboardInterrupt):
@@ -197,24 +183,6 @@ def stop_on_signals():
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-@contextmanager
-def signals_deferred():
-    """Hold SIGINT/SIGTERM until the block is done (a few renames), then act on them."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received = []
-    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum))
-                for sig in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if received:
-            signal.raise_signal(received[0])
 
 
 def parse_value(text):
@@ -458,221 +426,10 @@ def run_notebook(path, parameters, exports_dir, timeout=DEFAULT_CELL_TIMEOUT, pr
             pass
         error = str(err) if isinstance(err, NotebookFailed) else f"{type(err).__name__}: {err}"
         return Result(stem, False, time.time() - start, error=error,
-                      figures=_count_figures(exports_dir / stem),
+                      figures=count_figures(exports_dir / stem),
                       failed_copy=failed_copy.name if failed_copy.exists() else "")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def install(new, target):
-    """Swap folder `new` in for `target` by renames on one filesystem: never old and new mixed.
-
-    Signals wait until both renames are done; if the second rename fails, the old folder goes
-    back. A crash between them leaves `.<stem>.old.<pid>`, which the next run puts back.
-    """
-    old = target.with_name(f".{target.name}.old.{os.getpid()}")
-    shutil.rmtree(old, ignore_errors=True)
-    try:
-        with signals_deferred():
-            set_aside = target.exists()
-            if set_aside:
-                os.replace(target, old)
-            try:
-                os.replace(new, target)
-            except BaseException:
-                if set_aside:
-                    os.replace(old, target)
-                raise
-    finally:  # also when a signal held back above is acted on now
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def recover_leftovers(exports_dir, log=None):
-    """Undo what an interrupted or killed run left in `exports_dir` (call under the lock).
-
-    A folder set aside mid-swap goes back where it was when nothing replaced it (else it is
-    removed); staging folders and temporary files are removed. Returns one line per action.
-    """
-    actions = []
-    for entry in sorted(Path(exports_dir).iterdir()):
-        set_aside, name = SET_ASIDE.match(entry.name), entry.name
-        if set_aside and entry.is_dir():
-            target = entry.with_name(set_aside.group("stem"))
-            if target.exists():
-                shutil.rmtree(entry, ignore_errors=True)
-                actions.append(f"removed {name}, left by an interrupted run")
-            else:
-                os.replace(entry, target)
-                actions.append(f"put back {target.name}/ from {name}, left by an interrupted run")
-        elif STAGING.match(name) and entry.is_dir():
-            shutil.rmtree(entry, ignore_errors=True)
-            actions.append(f"removed {name}, left by an interrupted run")
-        elif TEMP_FILE.match(name) and entry.is_file():
-            entry.unlink(missing_ok=True)
-            actions.append(f"removed {name}, left by an interrupted run")
-    for line in actions:
-        if log:
-            log(line)
-    return actions
-
-
-@contextmanager
-def exports_lock(exports_dir):
-    """One run at a time per exports folder: a second one is refused, naming the first's pid."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock
-        yield
-        return
-    path = Path(exports_dir) / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            other = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise RunnerError(
-                f"another run (pid {other}) is writing to {exports_dir}; wait for it to finish, "
-                f"stop it (kill -INT {other}), or pass another --exports-dir") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
-def replace_file(source, target):
-    """Copy aside, then rename: readers never see a half-written file."""
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
-
-
-def read_figures(folder, check_files=False):
-    """figures.json of one notebook's export folder (see utils.plot.save_figure), checked.
-
-    Raises DamagedExport naming the file and what to do when it is not the list save_figure
-    writes; with `check_files`, also when a listed PNG or SVG is missing.
-    """
-    path = Path(folder) / "figures.json"
-    if not path.exists():
-        return []
-    redo = f"re-run the notebook ({Path(folder).name}) to rebuild it"
-    try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, OSError) as err:
-        raise DamagedExport(f"{path} is damaged ({err}); {redo}") from None
-    if not isinstance(entries, list):
-        raise DamagedExport(f"{path} is damaged (not a list of figures); {redo}")
-    for i, entry in enumerate(entries, 1):
-        problem = _manifest_entry_problem(entry)
-        if problem:
-            raise DamagedExport(f"{path} is damaged (figure {i}: {problem}); {redo}")
-        missing = [entry[k] for k in ("png", "svg")
-                   if check_files and not (Path(folder) / entry[k]).is_file()]
-        if missing:
-            raise DamagedExport(f"{path} lists {', '.join(missing)}, not in the folder; {redo}")
-    return entries
-
-
-def _manifest_entry_problem(entry):
-    """What is wrong with one figures.json entry, or '' (same rule as utils.plot)."""
-    if not isinstance(entry, dict):
-        return "not an object"
-    name = entry.get("name")
-    if not isinstance(name, str) or not NAME.match(name):
-        return f"name {name!r} is not lower-case letters, digits, _ and -"
-    if not isinstance(entry.get("caption"), str):
-        return f"{name}: caption is not text"
-    if entry.get("png") != f"{name}.png" or entry.get("svg") != f"{name}.svg":
-        return f"{name}: png/svg are not {name}.png/{name}.svg"
-    return ""
-
-
-def _count_figures(folder):
-    try:
-        return len(read_figures(folder))
-    except DamagedExport:
-        return 0
-
-
-def read_run_info(folder):
-    """run.json of an earlier run, or DamagedExport naming it."""
-    path = Path(folder) / "run.json"
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-        seconds = float(info["seconds"])
-    except (ValueError, OSError, KeyError, TypeError) as err:
-        raise DamagedExport(f"{path} is damaged ({type(err).__name__}: {err}); re-run "
-                            f"{Path(folder).name} to rebuild it") from None
-    return {**info, "seconds": seconds}
-
-
-def write_index(exports_dir, results):
-    """exports/index.html: a summary table and every figure as a thumbnail linking to its SVG.
-
-    Export folders are those named like a notebook (hidden leftovers never show); a damaged
-    run.json or figures.json is noted in the table instead of stopping the page.
-    """
-    esc, this_run = html.escape, {r.stem: r for r in results}
-    earlier = {p.parent.name for p in exports_dir.glob("*/run.json")
-               if NAME.match(p.parent.name) and p.parent.is_dir()}
-    rows, thumbs = [], []
-    for stem in sorted(set(this_run) | earlier):
-        folder, result, notes = exports_dir / stem, this_run.get(stem), []
-        seconds = ""
-        if result is None:
-            status = "ok (earlier run)"
-            try:
-                seconds = f"{read_run_info(folder)['seconds']:.1f}"
-            except DamagedExport as err:
-                notes.append(str(err))
-        elif result.ok:
-            status, seconds = "ok", f"{result.seconds:.1f}"
-        else:
-            status, seconds = f"FAILED: {result.error}", f"{result.seconds:.1f}"
-            if folder.is_dir():
-                status += " (figures below are from the last successful run)"
-        try:
-            figures = read_figures(folder) if folder.is_dir() else []
-        except DamagedExport as err:
-            figures = []
-            notes.append(str(err))
-        if notes:
-            status += "; " + "; ".join(notes)
-        name = esc(stem)
-        if (folder / f"{stem}.html").exists():
-            name = f'<a href="{esc(quote(f"{stem}/{stem}.html"))}">{name}</a>'
-        rows.append(f"<tr><td>{name}</td><td>{esc(status)}</td><td>{seconds}</td>"
-                    f"<td>{len(figures)}</td></tr>")
-        for fig in figures:
-            png, svg = (esc(quote(f"{stem}/{fig[k]}")) for k in ("png", "svg"))
-            thumbs.append(
-                f'<figure><a href="{svg}"><img src="{png}" alt="{esc(fig["caption"])}"></a>'
-                f'<figcaption><b>{esc(stem)}</b> / {esc(fig["name"])}: {esc(fig["caption"])}'
-                "</figcaption></figure>")
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Exported figures</title>
-<style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}
-figure{{display:inline-block;width:260px;margin:.5em;vertical-align:top}}
-img{{width:100%;border:1px solid #eee}}</style></head>
-<body><h1>Notebooks</h1>
-<table><tr><th>notebook</th><th>status</th><th>seconds</th><th>figures</th></tr>
-{chr(10).join(rows)}
-</table>
-<h1>Figures</h1>
-<p>Click a thumbnail for the SVG.</p>
-{chr(10).join(thumbs)}
-</body></html>
-"""
-    replace_text(exports_dir / "index.html", page)
-
-
-def replace_text(target, text):
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
 
 
 def check_timeout(timeout):
@@ -683,22 +440,6 @@ def check_timeout(timeout):
             or not math.isfinite(timeout) or timeout <= 0:
         raise RunnerError(f"cell timeout {timeout!r}: give a positive number of seconds")
     return timeout
-
-
-def prepare_exports_dir(exports_dir, source):
-    """The exports folder, created if missing; RunnerError when it cannot be one."""
-    exports_dir = Path(exports_dir)
-    if exports_dir.exists() and not exports_dir.is_dir():
-        raise RunnerError(f"{source} {exports_dir} is a file, not a folder; "
-                          "name a folder (it is created if missing)")
-    try:
-        exports_dir.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=exports_dir, prefix=".probe.", suffix=".tmp")
-        probe.close()
-    except OSError as err:
-        raise RunnerError(f"cannot write to {source} {exports_dir} ({err.strerror or err}); "
-                          "name a folder you can write to") from None
-    return exports_dir.resolve()
 
 
 def run(names=(), parameters=None, notebooks_dir=None, exports_dir=None,
