@@ -1,9 +1,12 @@
 """The runner (utils/run.py) on tiny notebooks written here: real kernels, no MXNet work."""
+import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
+import time
+from queue import Empty
 
 import nbformat
 import pytest
@@ -223,3 +226,51 @@ def test_check_cells_run_and_stay_in_the_ipynb_but_not_in_the_html(dirs, capsys)
     err = capsys.readouterr().err
     assert "FAILED broken: cell 3 raised AssertionError: CHECK_MARKER_FAILS" in err
     assert not (exports / "broken").exists()
+
+
+class MissedWakeUpSocket:
+    """A socket whose message arrives `arrival` seconds in, and whose poll, if it started
+    before the arrival, sees the message only when the poll's own timeout runs out: the
+    missed wake-up of jupyter/nbclient#312."""
+
+    def __init__(self, arrival):
+        self.arrival = time.monotonic() + arrival
+
+    async def poll(self, timeout_ms):
+        if time.monotonic() >= self.arrival:
+            return 1
+        await asyncio.sleep((timeout_ms or 0) / 1000)
+        return int(time.monotonic() >= self.arrival)
+
+
+def seconds_to_get(channel_class, timeout, slice_seconds=0.2):
+    channel = channel_class.__new__(channel_class)  # no real zmq socket: the poll is faked
+    channel.socket, channel.slice_seconds = MissedWakeUpSocket(arrival=0.1), slice_seconds
+
+    async def receive():
+        return {"msg_type": "execute_reply"}
+
+    channel._recv = receive
+    start = time.monotonic()
+    message = asyncio.run(channel.get_msg(timeout=timeout))
+    assert message == {"msg_type": "execute_reply"}
+    return time.monotonic() - start
+
+
+def test_a_missed_wake_up_costs_one_slice_not_the_cell_timeout():
+    plain = seconds_to_get(run.AsyncZMQSocketChannel, timeout=2.0)
+    sliced = seconds_to_get(run._SlicedPollChannel, timeout=2.0)
+    assert plain >= 2.0  # the stall the runner used to see: the whole timeout
+    assert sliced < 1.0, sliced  # found by the next slice's poll (0.2 s)
+
+
+def test_sliced_polling_still_times_out_and_is_what_the_runner_uses():
+    channel = run._SlicedPollChannel.__new__(run._SlicedPollChannel)
+    channel.socket, channel.slice_seconds = MissedWakeUpSocket(arrival=60), 0.1
+    start = time.monotonic()
+    with pytest.raises(Empty):
+        asyncio.run(channel.get_msg(timeout=0.35))
+    assert 0.3 <= time.monotonic() - start < 2
+    client = run._ThisPythonKernel().client()
+    assert client.shell_channel_class is run._SlicedPollChannel
+    assert client.iopub_channel_class is run._SlicedPollChannel

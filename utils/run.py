@@ -63,6 +63,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+from queue import Empty
+
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
@@ -71,7 +75,7 @@ from nbconvert import HTMLExporter
 from papermill.inspection import inspect_notebook
 from papermill.parameterize import parameterize_notebook
 from tqdm import tqdm
-from traitlets import default
+from traitlets import Type, default
 from traitlets.config import Config
 
 from utils.exports import (EXPORTS_ENV, NAME, STOP_SIGNALS, DamagedExport, RunnerError,
@@ -115,9 +119,41 @@ class Result:
     failed_copy: str = ""  # the executed copy kept for debugging, when there is one
 
 
+class _SlicedPollChannel(AsyncZMQSocketChannel):
+    """pyzmq's asyncio poll can miss the wake-up for a message that has already arrived and see
+    it only when its own timeout runs out (jupyter/nbclient#312). nbclient waits for a cell's
+    reply with one poll as long as the cell timeout, so such a miss stalled a widget notebook
+    for the whole timeout and then carried on without an error. Polling in short slices bounds
+    the delay to one slice: each new poll looks at the socket's events first."""
+
+    slice_seconds = 1.0
+
+    async def get_msg(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                return await super().get_msg(
+                    self.slice_seconds if left is None else min(self.slice_seconds, left))
+            except Empty:
+                if left is not None and left <= self.slice_seconds:
+                    raise
+
+
+class _SlicedPollClient(AsyncKernelClient):
+    """nbclient's kernel client, with every channel polled in slices (see _SlicedPollChannel)."""
+    shell_channel_class = Type(_SlicedPollChannel)
+    iopub_channel_class = Type(_SlicedPollChannel)
+    stdin_channel_class = Type(_SlicedPollChannel)
+    control_channel_class = Type(_SlicedPollChannel)
+
+
 class _ThisPythonKernel(AsyncKernelManager):
     """ipykernel in the interpreter running the runner, whatever `python3` kernelspec the user
-    may have installed elsewhere (e.g. in ~/.local/share/jupyter/kernels)."""
+    may have installed elsewhere (e.g. in ~/.local/share/jupyter/kernels), talked to through
+    _SlicedPollClient."""
+
+    client_factory = Type(_SlicedPollClient)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
