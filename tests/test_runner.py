@@ -274,3 +274,17 @@ def test_sliced_polling_still_times_out_and_is_what_the_runner_uses():
     client = run._ThisPythonKernel().client()
     assert client.shell_channel_class is run._SlicedPollChannel
     assert client.iopub_channel_class is run._SlicedPollChannel
+
+
+def test_runs_where_an_event_loop_is_already_running(dirs):
+    """Called from a Jupyter kernel or under Playwright's sync API (the e2e test), the calling
+    thread already runs an asyncio loop; the runner must still execute the notebook."""
+    notebooks, exports = dirs
+    make_notebook(notebooks, "inside_a_loop", "x = 6 * 7", ("assert x == 42", ["check"]))
+
+    async def from_inside_a_loop():
+        return run.run(notebooks_dir=notebooks, exports_dir=exports, progress=False)
+
+    results = asyncio.run(from_inside_a_loop())
+    assert [(r.stem, r.ok, r.error) for r in results] == [("inside_a_loop", True, "")]
+    assert (exports / "inside_a_loop" / "inside_a_loop.html").exists()

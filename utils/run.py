@@ -48,6 +48,7 @@ import argparse
 import ast
 import asyncio
 import atexit
+import concurrent.futures
 import json
 import math
 import os
@@ -301,11 +302,24 @@ def cell_number(nb, index):
                for c in nb.cells[:index + 1])
 
 
+def _loop_running_here():
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def execute(nb, cwd, env, timeout, progress=True, desc=""):
     """Run every cell in a fresh kernel (cwd = the notebook's folder), stopping at an error.
 
     SIGINT/SIGTERM kill the kernel and raise Interrupted, naming the cell that was running.
+    Where this thread already runs an event loop (a Jupyter kernel, Playwright's sync API),
+    the notebook runs in a worker thread with a loop of its own.
     """
+    if _loop_running_here():
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="notebook") as pool:
+            return pool.submit(execute, nb, cwd, env, timeout, progress, desc).result()
     code_cells = sum(c.cell_type == "code" and bool(c.source.strip()) for c in nb.cells)
     bar = tqdm(total=code_cells, desc=desc, unit="cell", disable=not progress, file=sys.stderr)
     current, stop = {}, []
