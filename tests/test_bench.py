@@ -55,6 +55,20 @@ def test_kfold_cli_rejects_a_bad_configuration(capsys):
     assert exit_info.value.code == 2 and "--folds >= 2" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("args, words", [
+    (["--data-dir", "{tmp}/no-such-folder"], "no-such-folder is not a folder"),
+    (["--synthetic", "--lr", "1e30"], "training diverged"),
+    (["--synthetic", "--folds", "500"], "--folds 500 needs at least that many rows"),
+    (["--synthetic", "--json", "{tmp}"], "could not write"),
+])
+def test_kfold_cli_ends_bad_input_with_one_error_line(tmp_path, capsys, args, words):
+    """Missing CSVs, a diverging --lr, too many folds, an unwritable --json: no traceback."""
+    args = [a.format(tmp=tmp_path) for a in args]
+    assert bench.main(["kfold", "--epochs", "1", "--rounds", "1", "--folds", "2", *args]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and words in err, err
+
+
 def test_max_abs_difference_and_cv_summary():
     a = [([3.0, 2.0], [4.0, 2.5]), ([3.0, 1.0], [4.0, 1.5])]
     b = [([3.0, 2.0], [4.0, 2.5]), ([3.0, 1.0], [4.0, 1.25])]

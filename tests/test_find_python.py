@@ -93,6 +93,17 @@ def test_uv_managed_pythons_are_found(machine):
     assert found == exe and "from uv" in message and "there is no python3 on PATH" in message
 
 
+def test_a_python3_that_does_not_run_is_named_as_such(machine):
+    """A broken shim on PATH is not 'no python3 on PATH': the message says it did not run."""
+    bin_dir, _, env = machine
+    shim = broken(bin_dir / "python3")
+    exe = stub(bin_dir / "python3.10", "3.10.13")
+    found, message = find_python.find(env)
+    assert found == exe
+    assert message == (f"using {exe} (Python 3.10.13) from PATH: python3 on PATH ({shim}) "
+                       "did not run")
+
+
 def test_apple_silicon_takes_the_x86_64_python_under_rosetta(machine):
     bin_dir, home, env = machine
     stub(bin_dir / "python3", "3.13.0", "Darwin", "arm64")

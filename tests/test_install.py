@@ -104,6 +104,54 @@ def test_this_env_outside_a_venv_is_refused_in_one_line():
     assert "is not a virtual environment" in done.stderr and "downgrade" in done.stderr
 
 
+def this_env_install(tmp_path, in_venv, colab):
+    """install.py --this-env run by a stub interpreter: (result, the stub's calls).
+
+    The script runs in a child Python whose sys.executable is the stub, and which believes it
+    is (or is not) a venv; Colab is recognised by its COLAB_RELEASE_TAG, as on a real runtime.
+    """
+    log = tmp_path / "calls.log"
+    python = recording_stub(tmp_path / "bin" / "python3", "3.11.7", log)
+    child = ("import sys; sys.path.insert(0, sys.argv[1]); import install; "
+             f"install.running_in_venv = lambda: {in_venv}; sys.executable = sys.argv[2]; "
+             "sys.exit(install.main(['--this-env']))")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("COLAB_RELEASE_TAG", "PIP_REQUIRE_VIRTUALENV")}
+    if colab:
+        env["COLAB_RELEASE_TAG"] = "release-colab-test"
+    done = subprocess.run([sys.executable, "-c", child, str(SCRIPT.parent), str(python)],
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    return done, python, log.read_text().splitlines() if log.exists() else []
+
+
+def test_this_env_on_colab_lets_pip_install_into_the_machines_python(tmp_path):
+    """Colab's Python is no venv: pip must not be told to require one, or it refuses."""
+    done, python, calls = this_env_install(tmp_path, in_venv=False, colab=True)
+    assert done.returncode == 0, done.stderr
+    assert calls == [
+        f"{python} -m pip install -r {REPO_ROOT / 'requirements' / 'learner.txt'} "
+        "PIP_REQUIRE_VIRTUALENV=",
+        f"{python} -m pip check PIP_REQUIRE_VIRTUALENV=",
+        f"{python} -m utils.check PIP_REQUIRE_VIRTUALENV=",
+    ]
+
+
+def test_this_env_in_a_venv_still_has_pip_require_one(tmp_path):
+    done, python, calls = this_env_install(tmp_path, in_venv=True, colab=False)
+    assert done.returncode == 0, done.stderr
+    assert calls[:2] == [
+        f"{python} -m pip install -r {REPO_ROOT / 'requirements' / 'learner.txt'} "
+        "PIP_REQUIRE_VIRTUALENV=1",
+        f"{python} -m pip check PIP_REQUIRE_VIRTUALENV=1",
+    ]
+
+
+def test_this_env_outside_a_venv_and_off_colab_runs_no_pip(tmp_path):
+    done, _, calls = this_env_install(tmp_path, in_venv=False, colab=False)
+    assert done.returncode == 1 and "is not a virtual environment" in done.stderr
+    assert calls == []
+
+
 def test_make_passes_python_through_and_finds_one_without_it(tmp_path):
     """`make PYTHON=...` runs the installer with that Python; plain `make` lets it find one."""
     def dry_run(*args):

@@ -81,8 +81,9 @@ def test_stored_notebook_has_no_outputs(stem):
 
 
 def code_cells(nb, tag=None):
-    """(number, cell) of code cells; with `tag`, only those carrying it, else only untagged
-    teaching cells (no check/answer/raises-exception/parameters tag)."""
+    """(number, cell) of code cells; with `tag`, only those carrying it, else the teaching
+    cells: every code cell without a check or answer tag (parameters and raises-exception
+    cells are teaching cells too)."""
     for n, cell in enumerate(nb.cells, 1):
         if cell.cell_type != "code":
             continue
@@ -182,7 +183,7 @@ def test_submission_has_a_price_for_every_test_house(headless):
     if "02_kaggle_house_prices" not in headless["results"]:
         pytest.fail("02_kaggle_house_prices.ipynb is missing")
     path = headless["exports"] / "submission.csv"
-    assert path.exists(), "the house-price notebook wrote no exports/<stem>/submission.csv"
+    assert path.exists(), f"the house-price notebook wrote no {path}"
     sub = pd.read_csv(path)
     assert list(sub.columns) == ["Id", "SalePrice"]
     assert len(sub) == 1459 and sub["Id"].tolist() == list(range(1461, 2920))

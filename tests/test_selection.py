@@ -82,8 +82,10 @@ def test_fold_fits_refuse_bad_input():
         selection.choose(fits, [0], small_grid())
 
 
-def test_real_data_inner_choice_ignores_the_outer_fold(house_dir):
-    """One outer fold of the notebook's nested CV on the real data, linear part only."""
+def test_real_data_nested_cv_of_the_l1_recipe_scores_as_measured(house_dir):
+    """The nested CV (5 outer folds) on the real data with a one-point grid: the L1 recipe
+    alone (weight 1.0 on the linear model). That a choice never sees its scoring fold is
+    tested above, on small frames."""
     train_df, _ = data.load_house_data(house_dir, download=False)
     fits = fold_fits(train_df, k=5)
     grid = small_grid(clips=[0.005], alphas=[0.0007], mlps={"mean": MeanModel()},

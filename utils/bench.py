@@ -24,6 +24,7 @@ import numpy as np
 from mxnet import autograd, gluon, nd
 from mxnet.gluon import nn
 
+from utils import data
 from utils import train as fast
 
 # ------------------------------------------------------------------- the book's loop (reference)
@@ -101,7 +102,6 @@ def project_k_fold(k, X, y, num_epochs, learning_rate, weight_decay, batch_size,
 
 def load_features(synthetic, data_dir=None, n_synthetic=200):
     """(X, y) NDArrays of the training rows, preprocessed as the book does."""
-    from utils import data
     if synthetic:
         train_df, test_df = data.synthetic_house_frames(n_train=n_synthetic, n_test=20, seed=0)
     else:
@@ -179,8 +179,20 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.epochs < 1 or args.batch_size < 1 or args.folds < 2:
         parser.error("need --rounds >= 1, --epochs >= 1, --batch-size >= 1, --folds >= 2")
+    if not args.lr > 0 or not args.wd >= 0 or args.hidden < 0:
+        parser.error("need --lr > 0, --wd >= 0, --hidden >= 0")
+    try:
+        return run_kfold(args)
+    except (data.DataError, fast.TrainingDiverged) as err:  # missing CSVs, too large a --lr
+        print(f"error: {err}", file=sys.stderr)
+        return 1
 
+
+def run_kfold(args):
     X, y = load_features(args.synthetic, args.data_dir)
+    if args.folds > X.shape[0]:
+        raise data.DataError(f"--folds {args.folds} needs at least that many rows, but the "
+                             f"data has {X.shape[0]}; use fewer folds")
     print(f"data: {'synthetic' if args.synthetic else 'Kaggle'} {X.shape[0]} rows x "
           f"{X.shape[1]} features; {args.folds} folds x {args.epochs} epochs, batch "
           f"{args.batch_size}, {args.optimizer} lr {args.lr:g} wd {args.wd:g}, "
@@ -191,8 +203,13 @@ def main(argv=None):
                           batch_size=args.batch_size, optimizer=args.optimizer,
                           hidden=args.hidden)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(summary, f, indent=2)
+        try:
+            with open(args.json, "w") as f:
+                json.dump(summary, f, indent=2)
+        except OSError as err:
+            print(f"error: could not write {args.json} ({err.strerror or err}); the summary "
+                  f"is printed above, pick a writable --json path next time", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -37,8 +37,12 @@ class RunnerError(Exception):
     to do. utils.run raises it for its command line too."""
 
 
-class DamagedExport(ValueError):
-    """A figures.json or run.json in an export folder that is not what the runner writes."""
+class ExportError(ValueError):
+    """An export that cannot be written or read as asked (a bad name, a damaged figures.json
+    or run.json); the message names the culprit and the fix. utils.plot raises it too."""
+
+
+DamagedExport = ExportError  # what the runner catches: a damaged figures.json or run.json
 
 
 @contextmanager
@@ -59,18 +63,21 @@ def signals_deferred(signals=STOP_SIGNALS):
             signal.raise_signal(received[0])
 
 
-def replace_file(source, target):
-    """Copy aside, then rename: readers never see a half-written file."""
+def _write_aside(target, write):
+    """write(temp path) next to `target`, then rename: readers never see a half-written file."""
     tmp = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(source, tmp)
+    write(tmp)
     os.replace(tmp, target)
+
+
+def replace_file(source, target):
+    """Copy `source` over `target` atomically."""
+    _write_aside(target, lambda tmp: shutil.copyfile(source, tmp))
 
 
 def replace_text(target, text):
-    """Write aside, then rename: readers never see a half-written file."""
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
+    """Write `text` (UTF-8) to `target` atomically."""
+    _write_aside(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def manifest_entry_problem(entry):

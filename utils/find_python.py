@@ -128,22 +128,23 @@ def how_to_get_one(env):
 def find(env=None):
     """(interpreter, one line saying which and why) or (None, what to do)."""
     env = dict(os.environ if env is None else env)
-    default = None
+    why = "there is no python3 on PATH"  # until the PATH's python3 says otherwise
     rejected = []
     for where, exe in candidates(env):
+        default = where == "PATH" and os.path.basename(exe) == "python3"
         result = probe(exe, env)
         if result is None:
+            if default:
+                why = "python3 on PATH (%s) did not run" % exe
             continue
         version, problem = result
         shown = "%s (Python %d.%d.%d)" % ((exe,) + version)
-        if default is None and os.path.basename(exe) == "python3" and where == "PATH":
-            default = shown
         if problem is None:
-            if where == "PATH" and os.path.basename(exe) == "python3":
+            if default:
                 return exe, "using %s" % shown
-            why = ("python3 is %s, which MXNet 1.9.1 cannot use" % default
-                   if default else "there is no python3 on PATH")
             return exe, "using %s from %s: %s" % (shown, where, why)
+        if default:
+            why = "python3 is %s, which MXNet 1.9.1 cannot use" % shown
         rejected.append(shown)
     seen = ", ".join(rejected) if rejected else "none"
     return None, ("no Python 3.8 to 3.11 for this platform on PATH, in pyenv or among uv's "

@@ -350,8 +350,9 @@ def _largest_eigenvalue(gram, iterations=100):
 class Average:
     """Weighted average of several models' predictions (of log prices: a geometric mean).
 
-    `seeds` copies of a stochastic model (different initializations and dropout masks) are
-    averaged first; different models (linear plus MLP) err differently, so averaging helps.
+    Each member is (weight, model, number of seeds): a stochastic model is fitted that many
+    times, from consecutive seeds (different initializations and dropout masks), and its fits
+    are averaged first; different models (linear plus MLP) err differently, so averaging helps.
     """
     members: list  # of (weight, model, number of seeds)
 
@@ -410,7 +411,6 @@ class Recipe:
     clip_quantile: float = 0.0
     stats_from: str = "fold"  # "fold": training rows only; "all": train+test rows (the book)
     drop_outliers: bool = False
-    name: str = ""
     standardize: bool = True
     missing_flags: bool = False
     onehot: bool = True

@@ -105,9 +105,15 @@ def prepare_venv(venv, python, explicit):
     run([python, "-m", "venv", venv])
 
 
-def install(lock, target_python):
-    """pip install the lock into the venv of `target_python`, then pip check."""
-    env = dict(os.environ, PIP_REQUIRE_VIRTUALENV="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+def install(lock, target_python, require_venv=True):
+    """pip install the lock into the venv of `target_python`, then pip check.
+
+    pip itself refuses to run outside a venv (PIP_REQUIRE_VIRTUALENV), except on the Colab
+    path (`require_venv=False`), where the machine's own Python is the target.
+    """
+    env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1")
+    if require_venv:
+        env["PIP_REQUIRE_VIRTUALENV"] = "1"
     run([target_python, "-m", "pip", "install", "-r", lock], env)
     run([target_python, "-m", "pip", "check"], env)
 
@@ -123,13 +129,16 @@ def main(argv=None):
     parser.add_argument("--python", help="the interpreter to create the venv with "
                                          "(default: this one if supported, else one found)")
     parser.add_argument("--this-env", action="store_true",
-                        help="install into the Python running this script, if it is a venv")
+                        help="install into the Python running this script, if it is a venv "
+                             "(or Colab's own Python)")
     args = parser.parse_args(argv)
     lock = LOCKS["dev" if args.dev else "learner"]
     start = time.time()
     try:
+        require_venv = True
         if args.this_env:
-            if not (running_in_venv() or check.on_colab()):
+            require_venv = running_in_venv()  # False only on Colab: refused below otherwise
+            if not (require_venv or check.on_colab()):
                 raise Refused("%s is not a virtual environment: installing the pinned set there "
                               "could downgrade numpy, pandas and more for everything else that "
                               "uses it. Run without --this-env to get a venv in .venv"
@@ -145,7 +154,7 @@ def main(argv=None):
             venv = os.path.abspath(args.venv)
             prepare_venv(venv, python, explicit=bool(args.python))
             target = venv_python(venv)
-        install(lock, target)
+        install(lock, target, require_venv)
         run([target, "-m", "utils.check"])
     except Refused as err:
         print("install.py: %s" % err, file=sys.stderr)

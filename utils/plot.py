@@ -15,14 +15,10 @@ from d2l import mxnet as d2l
 from matplotlib import pyplot as plt
 
 from utils.exports import EXPORTS_ENV, MANIFEST, NAME as _NAME  # shared with the runner
-from utils.exports import DamagedExport, read_figures, replace_text, signals_deferred
+from utils.exports import ExportError, read_figures, replace_text, signals_deferred
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _current_notebook = None
-
-
-class ExportError(ValueError):
-    """An export that cannot be written as asked; the message names the culprit and the fix."""
 
 
 def _check_name(kind, name):
@@ -149,12 +145,8 @@ def read_manifest(folder):
 
     Raises ExportError naming the file and what to do when it is not what save_figure writes.
     """
-    fix = (f"delete it and run the notebook ({Path(folder).name}) again from the top, "
-           "which writes it anew")
-    try:
-        return read_figures(folder, fix=fix)
-    except DamagedExport as err:
-        raise ExportError(str(err)) from None
+    return read_figures(folder, fix=f"delete it and run the notebook ({Path(folder).name}) "
+                                    "again from the top, which writes it anew")
 
 
 def _record(folder, entries, entry):

@@ -73,7 +73,10 @@ def make_submission(test_df, prices):
 
 
 def check_submission(submission, test_df, expected_rows=KAGGLE_TEST_ROWS):
-    """Raise SubmissionError unless Kaggle would accept and score this frame."""
+    """Raise SubmissionError unless Kaggle would accept and score this frame.
+
+    Returns the frame as it is written: integer Ids and float64 prices.
+    """
     if list(submission.columns) != ["Id", LABEL]:
         raise SubmissionError(f"columns are {list(submission.columns)}; Kaggle expects exactly "
                               f"['Id', '{LABEL}'] (use make_submission)")
@@ -101,6 +104,7 @@ def check_submission(submission, test_df, expected_rows=KAGGLE_TEST_ROWS):
         raise SubmissionError(f"{int(bad.sum())} prices are not finite positive numbers "
                               f"(Ids {shown}); a diverged model or a missing exp()? Fix the "
                               "predictions before writing")
+    return pd.DataFrame({"Id": ids, LABEL: prices})
 
 
 def write_submission(submission, test_df, path, expected_rows=KAGGLE_TEST_ROWS):
@@ -108,11 +112,8 @@ def write_submission(submission, test_df, path, expected_rows=KAGGLE_TEST_ROWS):
 
     Ids are written as integers (1461, not 1461.0) whatever dtype the frame holds them in.
     """
-    check_submission(submission, test_df, expected_rows)
+    clean = check_submission(submission, test_df, expected_rows)
     path = Path(path)
-    clean = pd.DataFrame({"Id": _integer_ids(submission["Id"].to_numpy(), "the submission"),
-                          LABEL: _numeric_prices(submission[LABEL].to_numpy(),
-                                                 submission["Id"].to_numpy())})
     tmp = None
     try:
         if path.is_dir():
