@@ -387,7 +387,7 @@ def test_the_runner_and_the_plot_helpers_apply_one_manifest_rule(tmp_path, entry
     if not problem:
         assert run.read_figures(folder) == plot.read_manifest(folder) == [entry]
         return
-    with pytest.raises(run.DamagedExport) as runner_error:
+    with pytest.raises(run.ExportError) as runner_error:
         run.read_figures(folder)
     with pytest.raises(plot.ExportError) as plot_error:
         plot.read_manifest(folder)

@@ -42,9 +42,6 @@ class ExportError(ValueError):
     or run.json); the message names the culprit and the fix. utils.plot raises it too."""
 
 
-DamagedExport = ExportError  # what the runner catches: a damaged figures.json or run.json
-
-
 @contextmanager
 def signals_deferred(signals=STOP_SIGNALS):
     """Hold `signals` until the block is done (a few renames), then act on the first one."""
@@ -98,7 +95,7 @@ def manifest_entry_problem(entry):
 def read_figures(folder, check_files=False, fix=None):
     """figures.json of one notebook's export folder (see utils.plot.save_figure), checked.
 
-    Raises DamagedExport naming the file and what to do (`fix`; by default: re-run the
+    Raises ExportError naming the file and what to do (`fix`; by default: re-run the
     notebook) when it is not the list save_figure writes; with `check_files`, also when a
     listed PNG or SVG is missing.
     """
@@ -109,17 +106,17 @@ def read_figures(folder, check_files=False, fix=None):
     try:
         entries = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, OSError) as err:
-        raise DamagedExport(f"{path} is damaged ({err}); {fix}") from None
+        raise ExportError(f"{path} is damaged ({err}); {fix}") from None
     if not isinstance(entries, list):
-        raise DamagedExport(f"{path} is damaged (not a list of figures); {fix}")
+        raise ExportError(f"{path} is damaged (not a list of figures); {fix}")
     for i, entry in enumerate(entries, 1):
         problem = manifest_entry_problem(entry)
         if problem:
-            raise DamagedExport(f"{path} is damaged (figure {i}: {problem}); {fix}")
+            raise ExportError(f"{path} is damaged (figure {i}: {problem}); {fix}")
         missing = [entry[k] for k in ("png", "svg")
                    if check_files and not (Path(folder) / entry[k]).is_file()]
         if missing:
-            raise DamagedExport(f"{path} lists {', '.join(missing)}, not in the folder; {fix}")
+            raise ExportError(f"{path} lists {', '.join(missing)}, not in the folder; {fix}")
     return entries
 
 
@@ -127,18 +124,18 @@ def count_figures(folder):
     """How many figures an export folder lists; 0 when its figures.json is damaged."""
     try:
         return len(read_figures(folder))
-    except DamagedExport:
+    except ExportError:
         return 0
 
 
 def read_run_info(folder):
-    """run.json of an earlier run, or DamagedExport naming it."""
+    """run.json of an earlier run, or ExportError naming it."""
     path = Path(folder) / "run.json"
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
         seconds = float(info["seconds"])
     except (ValueError, OSError, KeyError, TypeError) as err:
-        raise DamagedExport(f"{path} is damaged ({type(err).__name__}: {err}); re-run "
+        raise ExportError(f"{path} is damaged ({type(err).__name__}: {err}); re-run "
                             f"{Path(folder).name} to rebuild it") from None
     return {**info, "seconds": seconds}
 
@@ -257,7 +254,7 @@ def write_index(exports_dir, results):
             status = "ok (earlier run)"
             try:
                 seconds = f"{read_run_info(folder)['seconds']:.1f}"
-            except DamagedExport as err:
+            except ExportError as err:
                 notes.append(str(err))
         elif result.ok:
             status, seconds = "ok", f"{result.seconds:.1f}"
@@ -267,7 +264,7 @@ def write_index(exports_dir, results):
                 status += " (figures below are from the last successful run)"
         try:
             figures = read_figures(folder) if folder.is_dir() else []
-        except DamagedExport as err:
+        except ExportError as err:
             figures = []
             notes.append(str(err))
         if notes:

@@ -79,7 +79,7 @@ from tqdm import tqdm
 from traitlets import Type, default
 from traitlets.config import Config
 
-from utils.exports import (EXPORTS_ENV, NAME, STOP_SIGNALS, DamagedExport, RunnerError,
+from utils.exports import (EXPORTS_ENV, NAME, STOP_SIGNALS, ExportError, RunnerError,
                            count_figures, exports_lock, install, prepare_exports_dir,
                            read_figures, recover_leftovers, replace_file, replace_text,
                            signals_deferred, write_index)
@@ -448,7 +448,7 @@ def run_notebook(path, parameters, exports_dir, timeout=DEFAULT_CELL_TIMEOUT, pr
         folder.mkdir(exist_ok=True)
         try:
             figures = read_figures(folder, check_files=True)
-        except DamagedExport as err:
+        except ExportError as err:
             raise NotebookFailed(str(err)) from None
         nbformat.write(nb, folder / f"{stem}.ipynb")
         (folder / f"{stem}.html").write_text(to_html(nb), encoding="utf-8")
