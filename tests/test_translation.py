@@ -428,3 +428,49 @@ def test_a_copy_of_the_real_english_notebooks_syncs_and_lists_every_cell(tmp_pat
         named = [line.split(":")[0] for line in lines if line.startswith(f"{stem} ")]
         assert named == [f"{stem} {i}" for i in markdown] + \
             [f"{stem} figure {name}" for name in figures]
+
+
+# ----- the runner's Chinese edition -----------------------------------------------------------
+
+def test_the_runner_runs_the_chinese_edition_into_its_own_gallery(tmp_path, monkeypatch):
+    """`python -m utils run --lang zh`: notebooks/zh/ runs in its own folder and still finds
+    utils/ (the runner puts the repository on the kernel's PYTHONPATH; ".." is notebooks/ here),
+    exports into <exports>/zh/, and the gallery and pages are Chinese, captions filled in."""
+    from utils import run
+
+    en_dir, zh_dir = tmp_path / "notebooks", tmp_path / "notebooks" / "zh"
+    plot_code = ("import sys; sys.path.insert(0, \"..\")\n"
+                 "from utils import plot\nplot.set_notebook(\"lesson\")\n"
+                 "fig, ax = plot.new_figure()\nax.plot([1, 2])\n"
+                 "plot.save_figure(fig, \"loss\",\n                caption=f\"Loss over {K} folds of "
+                 "the tiny model.\")")
+    cells = [ENGLISH[0], ENGLISH[2], ("plot", "code", plot_code, {}), ENGLISH[5]]
+    write_english(en_dir, cells)
+    tr.sync(en_dir, zh_dir)
+    translate(zh_dir)
+    assert all_problems(en_dir, zh_dir, "lesson") == []
+    monkeypatch.setenv(run.EXPORTS_ENV, str(tmp_path / "exports"))
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    results = run.run(parameters={"K": 10}, timeout=300, progress=False, lang="zh",
+                      notebooks_dir=zh_dir)
+    assert [(r.stem, r.ok, r.error) for r in results] == [("lesson", True, "")]
+    exports = tmp_path / "exports" / "zh"
+    assert not (tmp_path / "exports" / "lesson").exists()
+    page = (exports / "index.html").read_text(encoding="utf-8")
+    assert page.startswith('<!DOCTYPE html>\n<html lang="zh-CN">')
+    assert "<h1>笔记本</h1>" in page and "<th>状态</th>" in page
+    assert "loss: 小模型在 10 折上的损失。" in page  # filled from the English caption
+    html_page = (exports / "lesson" / "lesson.html").read_text(encoding="utf-8")
+    assert '<html lang="zh-CN"' in html_page and "小小的一课" in html_page
+    figures = json.loads((exports / "lesson" / "figures.json").read_text())
+    assert figures[0]["caption"] == "Loss over 10 folds of the tiny model."  # code unchanged
+
+
+def test_english_pages_declare_english(tmp_path):
+    from utils import exports, run
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Title")])
+    assert '<html lang="en"' in run.to_html(nb)
+    assert '<html lang="zh-CN"' in run.to_html(nb, "zh")
+    exports.write_index(tmp_path, [])
+    assert '<html lang="en">' in (tmp_path / "index.html").read_text()
