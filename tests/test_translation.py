@@ -474,3 +474,15 @@ def test_english_pages_declare_english(tmp_path):
     assert '<html lang="zh-CN"' in run.to_html(nb, "zh")
     exports.write_index(tmp_path, [])
     assert '<html lang="en">' in (tmp_path / "index.html").read_text()
+
+
+def test_status_names_a_stamped_cell_that_is_english_and_an_unreadable_notebook(edition, capsys):
+    en_dir, zh_dir = edition
+    edit(zh_dir, "title", set_source(ENGLISH[0][2]))  # a hand-made record on English text
+    assert [line for line in tr.status(en_dir, zh_dir) if line.startswith("lesson title")] == [
+        "lesson title: English left: 'Gradients vanish when many small factors multiply "
+        "together...' | # Tiny lesson Gradients vanish when many small..."]
+    (zh_dir / "lesson.ipynb").write_text("{not json")
+    assert tr.main(["--en-dir", str(en_dir), "--zh-dir", str(zh_dir), "status"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {zh_dir / 'lesson.ipynb'} cannot be read as a notebook")

@@ -237,7 +237,12 @@ class GalleryCaptions:
 # ----- the notebooks --------------------------------------------------------------------------
 
 def _read(path):
-    return nbformat.read(path, as_version=4)
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as err:  # not JSON, not a notebook: several exception classes
+        reason = str(err).strip().split("\n")[0][:200]
+        raise TranslationError(f"{path} cannot be read as a notebook ({reason}); restore it "
+                               "(git checkout) or, for a Chinese one, run sync") from None
 
 
 def _write(nb, path):
@@ -281,8 +286,7 @@ def cell_problems(en_cell, zh_cell):
                         else "translated but not stamped")
     elif record["en_sha1"] != sha1(en_cell.source):
         problems.append("the English cell changed since it was translated")
-    if isinstance(record, dict) and zh_cell.source != en_cell.source \
-            and not is_chinese(zh_cell.source):
+    if isinstance(record, dict) and not is_chinese(zh_cell.source):
         left = english_left(zh_cell.source)
         problems.append(f"English left: {first_words(left)!r}" if left else "no Chinese text")
     return problems
