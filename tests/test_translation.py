@@ -486,3 +486,11 @@ def test_status_names_a_stamped_cell_that_is_english_and_an_unreadable_notebook(
     assert tr.main(["--en-dir", str(en_dir), "--zh-dir", str(zh_dir), "status"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {zh_dir / 'lesson.ipynb'} cannot be read as a notebook")
+
+
+def test_running_a_chinese_edition_that_is_not_there_says_how_to_make_it(tmp_path):
+    from utils import run
+
+    with pytest.raises(run.RunnerError, match="no zh edition in .*utils.translation sync"):
+        run.run(lang="zh", notebooks_dir=tmp_path / "zh", exports_dir=tmp_path / "exports")
+    assert not (tmp_path / "exports").exists()

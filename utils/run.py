@@ -519,6 +519,9 @@ def run(names=(), parameters=None, notebooks_dir=None, exports_dir=None,
         raise RunnerError(f"language {lang!r}: choose from {', '.join(EDITIONS)}")
     edition = EDITIONS[lang]
     notebooks_dir = Path(notebooks_dir or REPO_ROOT / edition.notebooks)
+    if lang != DEFAULT_LANG and not notebooks_dir.is_dir():
+        raise RunnerError(f"no {lang} edition in {notebooks_dir}; create it from the English "
+                          "notebooks with `python -m utils.translation sync`")
     source = ("--exports-dir" if exports_dir else
               f"${EXPORTS_ENV}" if os.environ.get(EXPORTS_ENV) else "exports folder")
     exports_dir = Path(exports_dir or Path(os.environ.get(EXPORTS_ENV) or REPO_ROOT / "exports")
