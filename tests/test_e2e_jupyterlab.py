@@ -77,12 +77,15 @@ RUN_FINISHED = """() => {
     }
     return w.sessionContext.session.kernel.status === 'idle' && running === 0
            && (missing === 0 || failed); }"""
-NOTEBOOK_OPEN = """() => {
-    const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-    return !!w && !!w.context && w.context.isReady && !!w.content
-           && w.content.widgets.length > 0; }"""
-HEADING_STATE = """(id) => {
-    const cells = window.jupyterapp.shell.currentWidget.content.widgets;
+# Found by path, not as the current widget: a page may restore other tabs. Arguments: [path, id].
+NOTEBOOK_OPEN = """([path]) => {
+    const w = window.jupyterapp && Array.from(window.jupyterapp.shell.widgets('main'))
+        .find(w => w.context && w.context.path === path);
+    return !!w && w.context.isReady && !!w.content && w.content.widgets.length > 0; }"""
+HEADING_STATE = """([path, id]) => {
+    const w = Array.from(window.jupyterapp.shell.widgets('main'))
+        .find(w => w.context && w.context.path === path);
+    const cells = w.content.widgets;
     const h = cells.findIndex(c => c.model.id === id);
     if (h < 0) return null;
     const level = (/^(#+)\\s/.exec(cells[h].model.sharedModel.getSource()) || ['', '##'])[1].length;
@@ -94,6 +97,9 @@ HEADING_STATE = """(id) => {
         following.push({number: j + 1, hidden: cells[j].isHidden});
     }
     return {collapsed: !!cells[h].headingCollapsed, following: following}; }"""
+HEADING_FOLDED = """(args) => {  // JupyterLab hides the cells under a heading just after loading
+    const state = (""" + HEADING_STATE + """)(args);
+    return !!state && state.collapsed && state.following.every(c => c.hidden); }"""
 CELLS = """() => Array.from(window.jupyterapp.shell.currentWidget.content.model.cells,
                          c => c.toJSON())"""
 COLLAPSIBLE_CELLS = """() => {
@@ -268,11 +274,19 @@ def test_going_further_opens_collapsed(lab, browser, key):
     assert cell is not None, f"{key}: no cell {cell_id} (the English heading's id)"
     assert cell.metadata.get("jp-MarkdownHeadingCollapsed") is True, \
         f"{key} cell {cell_id}: set metadata \"jp-MarkdownHeadingCollapsed\": true"
+    path = f"notebooks/{key}.ipynb"
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    try:
-        page.goto(f"{lab['base']}/lab/tree/notebooks/{key}.ipynb?token={lab['token']}")
-        page.wait_for_function(NOTEBOOK_OPEN, timeout=KERNEL_START_TIMEOUT * 1000, polling=500)
-        state = page.evaluate(HEADING_STATE, cell_id)
+    try:  # a workspace of its own, reset: no tab of another test is restored, none left behind
+        workspace = f"going-further-{key.replace('/', '-').replace('_', '-')}"
+        page.goto(f"{lab['base']}/lab/workspaces/{workspace}/tree/{path}?reset&token={lab['token']}")
+        page.wait_for_function(NOTEBOOK_OPEN, arg=[path], timeout=KERNEL_START_TIMEOUT * 1000,
+                               polling=500)
+        try:
+            page.wait_for_function(HEADING_FOLDED, arg=[path, cell_id], timeout=30_000,
+                                   polling=250)
+        except PlaywrightTimeout:
+            pass  # the assertions below say what is wrong
+        state = page.evaluate(HEADING_STATE, [path, cell_id])
         assert state is not None, f"{key}: JupyterLab shows no cell {cell_id}"
         assert state["collapsed"], f"{key}: the Going further heading opens expanded"
         shown = [c["number"] for c in state["following"] if not c["hidden"]]
@@ -284,7 +298,9 @@ def test_going_further_opens_collapsed(lab, browser, key):
         raise
     finally:
         try:
-            page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+            page.evaluate("""([path]) => Array.from(window.jupyterapp.shell.widgets('main'))
+                .find(w => w.context && w.context.path === path).sessionContext.shutdown()""",
+                          [path])
         except Exception:
             pass
         page.close()
