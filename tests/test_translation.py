@@ -300,7 +300,8 @@ def test_code_may_differ_in_comments_only(edition):
         "setup: code differs beyond comments | import sys; sys.path.insert(0, \"..\") # the "
         "repository root..."]
     assert any("lesson setup: code differs" in line for line in tr.status(en_dir, zh_dir))
-    tr.sync(en_dir, zh_dir)  # the English code comes back
+    report = tr.sync(en_dir, zh_dir)  # the English code comes back, and sync says so
+    assert "English code restored in setup" in report[0]
     assert read(zh_dir, "lesson").cells[1].source == ENGLISH[1][2]
     assert all_problems(en_dir, zh_dir, "lesson") == []
 

@@ -371,7 +371,7 @@ def sync(en_dir=EN_DIR, zh_dir=ZH_DIR, stems=()):
                                    "notebook with nbformat 4.5 or later (JupyterLab does)")
         zh_path = Path(zh_dir) / f"{stem}.ipynb"
         old = {c.get("id"): c for c in _read(zh_path).cells} if zh_path.exists() else {}
-        cells, new, kept = [], 0, 0
+        cells, new, kept, restored = [], 0, 0, []
         for en_cell in en.cells:
             cell = nbformat.from_dict(json.loads(json.dumps(en_cell)))
             if cell.cell_type == "code":
@@ -380,6 +380,8 @@ def sync(en_dir=EN_DIR, zh_dir=ZH_DIR, stems=()):
             if zh_cell is not None and zh_cell.cell_type == en_cell.cell_type:
                 if en_cell.cell_type == "code" and same_code(en_cell.source, zh_cell.source):
                     cell.source = zh_cell.source
+                elif en_cell.cell_type == "code":
+                    restored.append(en_cell.get("id"))
                 elif en_cell.cell_type == "markdown" and (
                         RECORD in zh_cell.metadata or HAN.search(prose(zh_cell.source))):
                     cell.source = zh_cell.source
@@ -395,6 +397,7 @@ def sync(en_dir=EN_DIR, zh_dir=ZH_DIR, stems=()):
         _write(zh, zh_path)
         report.append(f"{stem}: {'updated' if old else 'created'} {zh_path}: {kept} markdown "
                       f"cells kept, {new} new in English"
+                      + (f", English code restored in {', '.join(restored)}" if restored else "")
                       + (f", dropped {', '.join(dropped)}" if dropped else ""))
     return report
 
@@ -503,6 +506,13 @@ def main(argv=None):
             lines = status(args.en_dir, args.zh_dir, args.stems)
             for line in lines:
                 print(line)
+            for stem in _stems(args.en_dir, args.stems):
+                path = args.zh_dir / f"{stem}.ipynb"
+                if path.exists():
+                    texts = [c.source for c in _read(path).cells if c.cell_type == "markdown"]
+                    print(f"{stem}: {len(HAN.findall(prose(chr(10).join(texts))))} Chinese "
+                          f"characters in its prose ({han_share(texts):.0%} of the prose "
+                          "letters)", file=sys.stderr)
             print(f"{len(lines)} to do" if lines else "the Chinese edition is up to date",
                   file=sys.stderr)
             return 1 if lines else 0
