@@ -1,6 +1,7 @@
 # Two commands do everything (see README):
 #   make         install the learner set into .venv, then execute every notebook and export every plot
 #   make test    install the development set into .venv, then run the tests
+#   make run ARGS="--lang zh"   the Chinese edition: notebooks/zh -> exports/zh (README.zh.md)
 #   make bench   the training-loop benchmark (book loop vs utils.train)
 #   make lock    re-pin requirements/*.txt from requirements/*.in (ARGS=--upgrade to move pins)
 # Without PYTHON, utils/install.py uses python3 if it is 3.8-3.11, else finds one (and says which);
