@@ -495,3 +495,30 @@ def test_running_a_chinese_edition_that_is_not_there_says_how_to_make_it(tmp_pat
     with pytest.raises(run.RunnerError, match="no zh edition in .*utils.translation sync"):
         run.run(lang="zh", notebooks_dir=tmp_path / "zh", exports_dir=tmp_path / "exports")
     assert not (tmp_path / "exports").exists()
+
+
+def test_drift_on_a_copy_of_the_real_notebooks(tmp_path):
+    """On copies of the real notebooks, stand-in Chinese text in every markdown cell, stamped:
+    editing one English cell makes the drift check name exactly that cell, and updating and
+    stamping the Chinese cell makes it pass again."""
+    en_dir, zh_dir = tmp_path / "notebooks", tmp_path / "notebooks" / "zh"
+    shutil.copytree(EN_DIR, en_dir, ignore=shutil.ignore_patterns("zh", ".ipynb_checkpoints"))
+    stem = STEMS[0]
+    tr.sync(en_dir, zh_dir, [stem])
+    nb = read(zh_dir, stem)
+    for n, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            cell.source = f"第 {n} 格的中文译文（测试用）。"
+    nbformat.write(nb, zh_dir / f"{stem}.ipynb")
+    done, left = tr.stamp(stem, en_dir=en_dir, zh_dir=zh_dir, all_current=True)
+    assert len(done) >= sum(c.cell_type == "markdown" for c in nb.cells) and not left
+    assert drift_problems(en_dir, zh_dir, stem) == []
+    en = read(en_dir, stem)
+    target = [c for c in en.cells if c.cell_type == "markdown"][-1]
+    target.source += "\n\nOne more English sentence."
+    nbformat.write(en, en_dir / f"{stem}.ipynb")
+    assert [p.split(":")[0] for p in drift_problems(en_dir, zh_dir, stem)] == [target.id]
+    assert tr.stamp(stem, en_dir=en_dir, zh_dir=zh_dir, all_current=True) == ([], [target.id])
+    edit(zh_dir, target.id, set_source("更新后的中文译文（测试用）。"), stem)
+    assert tr.stamp(stem, en_dir=en_dir, zh_dir=zh_dir, all_current=True) == ([target.id], [])
+    assert drift_problems(en_dir, zh_dir, stem) == []
