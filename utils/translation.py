@@ -489,7 +489,8 @@ def stamp(stem, ids=(), en_dir=EN_DIR, zh_dir=ZH_DIR, all_current=False):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m utils.translation",
-                                     description=__doc__.split("\n\n")[0])
+                                     description=__doc__.split("\n\nThe format")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--en-dir", type=Path, default=EN_DIR, help="the English notebooks")
     parser.add_argument("--zh-dir", type=Path, default=ZH_DIR, help="the Chinese notebooks")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -499,7 +500,9 @@ def main(argv=None):
     stamp_parser = sub.add_parser("stamp", help="record the English text a cell now renders")
     stamp_parser.add_argument("--all-current", action="store_true",
                               help="every Chinese cell and caption edited since its stamp")
-    stamp_parser.add_argument("args", nargs="*", metavar="STEM [ID...]")
+    stamp_parser.add_argument("args", nargs="*", metavar="STEM [ID...]",
+                              help="a notebook and its cell ids or figure names; with "
+                                   "--all-current, notebooks (default: all)")
     args = parser.parse_args(argv)
     try:
         if args.command == "status":
