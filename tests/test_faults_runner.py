@@ -393,3 +393,42 @@ def test_the_runner_and_the_plot_helpers_apply_one_manifest_rule(tmp_path, entry
         plot.read_manifest(folder)
     for error in (runner_error, plot_error):
         assert f"figures.json is damaged (figure 1: {problem}); " in str(error.value)
+
+
+# ------------------------------------------------------------- typed `-p` values
+
+TYPED = ("FLAG = False\nEPOCHS = 3\nRATE = 0.1\nLABEL = 'a'\nFOLDER = None\n"
+         "SIZES = [1, 2]\nSCALE: float = 5", ["parameters"])
+
+
+@pytest.mark.parametrize("name, text, value", [
+    ("FLAG", "false", False), ("FLAG", "True", True), ("FLAG", "no", False),
+    ("EPOCHS", "5", 5), ("EPOCHS", "5.0", 5), ("RATE", "1e-3", 0.001), ("RATE", "2", 2.0),
+    ("LABEL", "5", "5"), ("FOLDER", "/some/path", "/some/path"), ("FOLDER", "7", 7),
+    ("SIZES", "[3, 4]", [3, 4]), ("SCALE", "0.5", 0.5),
+])
+def test_parameters_are_read_as_the_type_of_their_default(tmp_path, name, text, value):
+    make_notebook(tmp_path, "typed", TYPED, "pass")
+    split = run.split_parameters([tmp_path / "typed.ipynb"], {name: text})
+    got = split[tmp_path / "typed.ipynb"][name]
+    assert got == value and type(got) is type(value)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["-p", "EPOCHS", "five"], "-p EPOCHS 'five': only has EPOCHS = 3 in its `parameters` "
+                               "cell, so give a finite number (whole)"),
+    (["-p", "EPOCHS", "2.5"], "so give a whole number like its default 3"),
+    (["-p", "RATE", "1/1000"], "-p RATE '1/1000': only has RATE = 0.1"),
+    (["-p", "RATE", "nan"], "so give a finite number, e.g. 0.1"),
+    (["-p", "FLAG", "maybe"], "-p FLAG 'maybe': only has FLAG = False in its `parameters` cell, "
+                              "so give True or False"),
+    (["-p", "SIZES", "3"], "so give a list literal like its default [1, 2]"),
+])
+def test_a_value_its_parameter_cannot_take_is_refused_before_anything_runs(dirs, capsys, args,
+                                                                           words):
+    notebooks, exports = dirs
+    make_notebook(notebooks, "only", TYPED, write_export("only", "ran.txt", "'ran'"))
+    assert run_main(notebooks, exports, *args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0], err
+    assert not exports.exists()

@@ -21,8 +21,10 @@ Exit code: 0 when every notebook ran, 1 when any failed, 2 for bad arguments (no
 128 + the signal number when interrupted (130 for Ctrl-C).
 
 Decisions:
-- Parameters: `-p NAME VALUE` values are Python literals (`5`, `1e-3`, `True`, `[1, 2]`), any
-  other text is a string. A notebook receives only the names its `parameters` cell declares (a
+- Parameters: `-p NAME VALUE` text is read as the type of NAME's default in the notebook's
+  `parameters` cell (or its `NAME: float = 5` annotation): `true`/`false` for a bool, a whole
+  number for an int, a number for a float (no `1/1000`), the text as it is for a str, a Python
+  literal for a list or None; anything else is refused before anything runs, naming both. A notebook receives only the names its `parameters` cell declares (a
   papermill cell injected after it); a name no selected notebook declares is an error, so a
   typo never runs the full-size defaults silently.
 - A failing cell stops its notebook. Its previous `exports/<stem>/` stays untouched, and the
@@ -223,11 +225,56 @@ def stop_on_signals():
 
 
 def parse_value(text):
-    """`-p` values: a Python literal when the text is one, else the text itself."""
+    """`-p` values for a parameter whose default is None: a Python literal, else the text."""
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return text
+
+
+BOOL_WORDS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
+
+
+def _literal(text):
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+
+
+def typed_value(value, default, annotation=None):
+    """`value` as the type of the parameter's default (or its `NAME: type = ...` annotation).
+
+    Text (from `-p`) is read as that type; other values must already be of it. Returns
+    (value, "") or (None, what to give instead).
+    """
+    kind = annotation if annotation in ("bool", "int", "float", "str", "list", "tuple",
+                                        "dict") else type(default).__name__
+    text = value if isinstance(value, str) else None
+    if kind == "NoneType":
+        return (parse_value(text) if text is not None else value), ""
+    if kind == "str":
+        return (text, "") if text is not None else (None, "text")
+    if kind == "bool":
+        if text is not None:
+            value = BOOL_WORDS.get(text.strip().lower(), value)
+        return (value, "") if isinstance(value, bool) else (None, "True or False")
+    if text is not None:
+        value = _literal(text)
+    if kind in ("int", "float"):
+        real = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not real or not math.isfinite(value):
+            return None, f"a finite number{' (whole)' if kind == 'int' else ''}, e.g. {default}"
+        if kind == "float":
+            return float(value), ""
+        if isinstance(value, float) and not value.is_integer():
+            return None, (f"a whole number like its default {default} (to allow fractions, "
+                          f"write the default as {float(default)} in the `parameters` cell)")
+        return int(value), ""
+    expected = {"list": list, "tuple": tuple, "dict": dict}.get(kind)
+    if expected is not None and isinstance(value, expected):
+        return value, ""
+    return None, f"a {kind} literal like its default {default!r}"
 
 
 def find_notebooks(names, notebooks_dir):
@@ -285,15 +332,29 @@ def load_notebook(path):
 
 
 def split_parameters(notebooks, parameters):
-    """{notebook: the parameters its `parameters` cell declares}; unknown names are an error."""
-    declared = {nb: set(inspect_notebook(str(nb))) for nb in notebooks}
+    """{notebook: its parameters, each read as the type of its default in the `parameters`
+    cell}; a name no notebook declares, or a value its type cannot take, is an error."""
+    declared = {nb: inspect_notebook(str(nb)) for nb in notebooks}
     unknown = set(parameters) - set().union(set(), *declared.values())
     if unknown:
         known = ", ".join(sorted(set().union(set(), *declared.values()))) or "none"
         raise RunnerError(f"no selected notebook declares {', '.join(sorted(unknown))} in its "
                           f"`parameters` cell; declared: {known}")
-    return {nb: {k: v for k, v in parameters.items() if k in names}
-            for nb, names in declared.items()}
+    split = {}
+    for nb, names in declared.items():
+        split[nb] = {}
+        for name in parameters.keys() & names.keys():
+            source = names[name]["default"]
+            default = _literal(source) if source.strip() != "None" else None
+            value, wanted = typed_value(parameters[name], default,
+                                        names[name].get("inferred_type_name"))
+            if wanted:
+                raise RunnerError(f"-p {name} {parameters[name]!r}: {Path(nb).stem} has "
+                                  f"{name} = {source.strip()} in its `parameters` cell, so give "
+                                  f"{wanted}")
+            split[nb][name] = value
+        split[nb] = {k: split[nb][k] for k in parameters if k in split[nb]}  # given order
+    return split
 
 
 def cell_number(nb, index):
@@ -599,7 +660,7 @@ def main(argv=None):
     for name, value in args.parameter:
         if name in parameters:
             parser.error(f"-p {name} is given twice; give it once")
-        parameters[name] = parse_value(value)
+        parameters[name] = value  # text: read as the type of the default (split_parameters)
     try:
         results = run(args.notebooks, parameters, args.notebooks_dir, args.exports_dir,
                       args.cell_timeout, not args.no_progress)
