@@ -269,3 +269,19 @@ def test_adam_lr_1e6_on_the_books_model_warns(house_dir):
     with pytest.warns(T.TrainingGotWorse, match="training ended far worse than it started"):
         h = T.train(bench.book_net(), X, y, num_epochs=100, learning_rate=1e6, batch_size=64)
     assert h.final_train > 2.0  # no NaN, just a useless model
+
+
+# ------------------------------------------------------------------- devices
+
+@pytest.mark.parametrize("ctx, words", [
+    ([mx.cpu(0), mx.cpu(0)], "ctx names cpu(0) more than once; give each device once"),
+    ([], "ctx is empty; pass a device"),
+    (["cpu"], "ctx holds 'cpu', not an MXNet device"),
+])
+def test_devices_that_cannot_train_are_refused_before_the_first_step(synthetic, ctx, words):
+    X, y = synthetic
+    net = initialized(X.shape[1])
+    before = weights(net)
+    refused(lambda: T.train(net, X, y, num_epochs=1, learning_rate=0.1, batch_size=32,
+                            ctx=ctx), [words])
+    assert all((before[k] == v).all() for k, v in weights(net).items())

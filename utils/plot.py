@@ -1,7 +1,7 @@
 """Plot helpers: thin wrappers over d2l and matplotlib, plus exports with stable names.
 
 Every figure a notebook shows is also written by `save_figure` as PNG and SVG under
-`exports/<notebook>/`, with a `figures.json` manifest (name and caption) that the runner
+`exports/<notebook>/` (`exports/interactive/<notebook>/` outside the runner), with a `figures.json` manifest (name and caption) that the runner
 turns into the gallery page. The runner points `COURSE_EXPORTS_DIR` at a staging folder so a
 re-run replaces a notebook's exports as a whole.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 from d2l import mxnet as d2l
 from matplotlib import pyplot as plt
 
-from utils.exports import EXPORTS_ENV, MANIFEST, NAME as _NAME  # shared with the runner
+from utils.exports import EXPORTS_ENV, INTERACTIVE, MANIFEST, NAME as _NAME  # shared with the runner
 from utils.exports import ExportError, read_figures, replace_text, signals_deferred
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -36,8 +36,10 @@ def set_notebook(name):
 
 
 def exports_root():
-    """`$COURSE_EXPORTS_DIR` when the runner sets it, else `exports/` in the repo."""
-    return Path(os.environ.get(EXPORTS_ENV) or REPO_ROOT / "exports")
+    """`$COURSE_EXPORTS_DIR` when the runner sets it, else `exports/interactive/` in the repo:
+    a notebook run in JupyterLab, nbconvert or papermill never writes into the runner's
+    `exports/<notebook>/`, beside another run's HTML and run.json."""
+    return Path(os.environ.get(EXPORTS_ENV) or REPO_ROOT / "exports" / INTERACTIVE)
 
 
 def use_svg_display():
