@@ -403,15 +403,18 @@ TYPED = ("FLAG = False\nEPOCHS = 3\nRATE = 0.1\nLABEL = 'a'\nFOLDER = None\n"
 
 @pytest.mark.parametrize("name, text, value", [
     ("FLAG", "false", False), ("FLAG", "True", True), ("FLAG", "no", False),
-    ("EPOCHS", "5", 5), ("EPOCHS", "5.0", 5), ("RATE", "1e-3", 0.001), ("RATE", "2", 2.0),
+    ("EPOCHS", "5", 5), ("EPOCHS", "5.0", 5), ("EPOCHS", "3", 3), ("RATE", "1e-3", 0.001), ("RATE", "2", 2.0),
     ("LABEL", "5", "5"), ("FOLDER", "/some/path", "/some/path"), ("FOLDER", "7", 7),
     ("SIZES", "[3, 4]", [3, 4]), ("SCALE", "0.5", 0.5),
 ])
 def test_parameters_are_read_as_the_type_of_their_default(tmp_path, name, text, value):
     make_notebook(tmp_path, "typed", TYPED, "pass")
     split = run.split_parameters([tmp_path / "typed.ipynb"], {name: text})
-    got = split[tmp_path / "typed.ipynb"][name]
+    defaults = {"FLAG": False, "EPOCHS": 3, "RATE": 0.1, "SCALE": 5}
+    given = split[tmp_path / "typed.ipynb"]
+    got = given.get(name, defaults.get(name))  # a value equal to the default is not injected
     assert got == value and type(got) is type(value)
+    assert (name in given) == (value != defaults.get(name))
 
 
 @pytest.mark.parametrize("args, words", [

@@ -88,6 +88,9 @@ def save_figure(fig, name, caption="", notebook=None):
     if root.exists() and not root.is_dir():
         raise ExportError(f"exports folder {root} is a file; point ${EXPORTS_ENV} at a folder")
     folder = root / notebook
+    if folder.is_symlink():  # figures stay inside the exports folder
+        raise ExportError(f"{folder} is a symbolic link; remove it (figures are written only "
+                          f"inside {root})")
     folder.mkdir(parents=True, exist_ok=True)
     entries = read_manifest(folder)  # damaged: stop here, before any figure is written
     pairs = []
@@ -95,6 +98,7 @@ def save_figure(fig, name, caption="", notebook=None):
         for ext, extra in (("png", {"dpi": 150}), ("svg", {})):
             tmp = folder / f".{name}.tmp.{ext}"
             pairs.append((tmp, folder / f"{name}.{ext}"))
+            tmp.unlink(missing_ok=True)  # a planted symlink is removed, not written through
             fig.savefig(tmp, format=ext, bbox_inches="tight", **extra)
         _replace_together(pairs)
     finally:  # never leave a half-written figure behind

@@ -358,6 +358,8 @@ def split_parameters(notebooks, parameters):
                 raise RunnerError(f"-p {name} {parameters[name]!r}: {Path(nb).stem} has "
                                   f"{name} = {source.strip()} in its `parameters` cell, so give "
                                   f"{wanted}")
+            if type(value) is type(default) and value == default:
+                continue  # the default: nothing changed (run.json and the gallery say so)
             split[nb][name] = value
         split[nb] = {k: split[nb][k] for k in parameters if k in split[nb]}  # given order
     return split
