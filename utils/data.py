@@ -410,9 +410,8 @@ def check_numbers(df, what):
         if bad.any():
             first = int(np.flatnonzero(bad.to_numpy())[0])
             raise FormatError(f"{what}: column {column} holds text {values.iloc[first]!r} in "
-                              f"{_rows_named(df, bad)}, counting rows from 0 (line "
-                              f"{first + 2} of the file); it must be a number: fix those values "
-                              f"or use the unmodified Kaggle CSV")
+                              f"{_rows_named(df, bad)}, counting rows from 0; it must be a "
+                              f"number: fix those values or use the unmodified Kaggle CSV")
 
 
 def check_house_frames(train_df, test_df, train_name="the training data",
