@@ -403,7 +403,8 @@ TYPED = ("FLAG = False\nEPOCHS = 3\nRATE = 0.1\nLABEL = 'a'\nFOLDER = None\n"
 
 @pytest.mark.parametrize("name, text, value", [
     ("FLAG", "false", False), ("FLAG", "True", True), ("FLAG", "no", False),
-    ("EPOCHS", "5", 5), ("EPOCHS", "5.0", 5), ("EPOCHS", "3", 3), ("RATE", "1e-3", 0.001), ("RATE", "2", 2.0),
+    ("EPOCHS", "5", 5), ("EPOCHS", "5.0", 5), ("EPOCHS", "3", 3), ("RATE", "1e-3", 0.001),
+    ("RATE", "2", 2.0),
     ("LABEL", "5", "5"), ("FOLDER", "/some/path", "/some/path"), ("FOLDER", "7", 7),
     ("SIZES", "[3, 4]", [3, 4]), ("SCALE", "0.5", 0.5),
 ])

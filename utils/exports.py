@@ -363,7 +363,8 @@ def write_index(exports_dir, results):
                 f'<figcaption><b>{esc(stem)}</b> / {esc(fig["name"])}: {esc(fig["caption"])}'
                 "</figcaption></figure>")
     changed_note = ('<p class="changed"><b>Not the full-size defaults:</b> the figures of the '
-                    'notebooks whose parameters column lists values were made with those <code>-p</code> '
+                    'notebooks whose parameters column lists values were made with those '
+                    '<code>-p</code> '
                     'values, so they differ from what the notebooks\' text describes.</p>\n'
                     if any_changed else "")
     page = f"""<!DOCTYPE html>

@@ -1,9 +1,10 @@
 """Plot helpers: thin wrappers over d2l and matplotlib, plus exports with stable names.
 
 Every figure a notebook shows is also written by `save_figure` as PNG and SVG under
-`exports/<notebook>/` (`exports/interactive/<notebook>/` outside the runner), with a `figures.json` manifest (name and caption) that the runner
-turns into the gallery page. The runner points `COURSE_EXPORTS_DIR` at a staging folder so a
-re-run replaces a notebook's exports as a whole.
+`exports/<notebook>/` (`exports/interactive/<notebook>/` outside the runner), with a
+`figures.json` manifest (name and caption) that the runner turns into the gallery page. The
+runner points `COURSE_EXPORTS_DIR` at a staging folder so a re-run replaces a notebook's
+exports as a whole.
 """
 import json
 import os
@@ -14,7 +15,8 @@ from pathlib import Path
 from d2l import mxnet as d2l
 from matplotlib import pyplot as plt
 
-from utils.exports import EXPORTS_ENV, INTERACTIVE, MANIFEST, NAME as _NAME  # shared with the runner
+# shared with the runner
+from utils.exports import EXPORTS_ENV, INTERACTIVE, MANIFEST, NAME as _NAME
 from utils.exports import ExportError, read_figures, replace_text, signals_deferred
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -14,8 +14,10 @@ utils/exports.py does the swap, the lock and index.html):
     exports/<stem>/         figures (PNG+SVG) and figures.json, <stem>.ipynb, <stem>.html, run.json
     exports/submission.csv  copied from a notebook folder holding one: the house-price notebook
                             writes plot.exports_root() / "<stem>" / "submission.csv"
-    exports/index.html      summary table (this run, plus earlier runs' notebooks) and every
-                            figure as a thumbnail linking to its SVG
+    exports/index.html      summary table (this run, plus earlier runs' notebooks, with the -p
+                            values each ran with) and every figure as a thumbnail linking to
+                            its SVG
+    exports/interactive/    what notebooks run outside the runner export (utils.plot)
 
 Exit code: 0 when every notebook ran, 1 when any failed, 2 for bad arguments (nothing ran),
 128 + the signal number when interrupted (130 for Ctrl-C).
@@ -24,9 +26,10 @@ Decisions:
 - Parameters: `-p NAME VALUE` text is read as the type of NAME's default in the notebook's
   `parameters` cell (or its `NAME: float = 5` annotation): `true`/`false` for a bool, a whole
   number for an int, a number for a float (no `1/1000`), the text as it is for a str, a Python
-  literal for a list or None; anything else is refused before anything runs, naming both. A notebook receives only the names its `parameters` cell declares (a
-  papermill cell injected after it); a name no selected notebook declares is an error, so a
-  typo never runs the full-size defaults silently.
+  literal for a list or None; anything else is refused before anything runs, naming both. A
+  value equal to the default is dropped. A notebook receives only the names its `parameters`
+  cell declares (a papermill cell injected after it); a name no selected notebook declares is
+  an error, so a typo never runs the full-size defaults silently.
 - A failing cell stops its notebook. Its previous `exports/<stem>/` stays untouched, and the
   executed copy with the traceback goes to `exports/<stem>.failed.ipynb` for debugging (removed
   by the next successful run). The other notebooks still run; the exit code is 1.
@@ -37,6 +40,10 @@ Decisions:
   must raise exactly that class; otherwise the notebook fails.
 - Cells tagged `check` run like any other cell (a failing check fails the notebook) and are
   kept in the executed .ipynb, but left out of the HTML export: they are tests, not reading.
+  In the HTML, cells tagged `answer` are collapsed (<details>), math is drawn at export time
+  (no MathJax download), and there are no In/Out prompts.
+- Writes stay inside the exports folder: files are written aside and renamed, symlinks
+  (`.run.lock`, an export folder) are never followed, and a full disk ends in a summary.
 - "cell N" counts all cells (markdown too) of the stored notebook, from 1.
 - Ctrl-C (SIGINT) or SIGTERM stops the whole run at once: the running notebook's kernel is
   killed, its exports stay as they were, no further notebook starts, one line says which
@@ -507,8 +514,9 @@ HTML_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- endif -%}
 {% endblock codecell %}
 """
-MATH = re.compile(r"(?<!\\)\$\$(?P<display>.+?)(?<!\\)\$\$|(?<!\\)\$(?P<inline>(?:[^$\n]|\n(?![ \t]*\n))+?)(?<!\\)\$",
-                  re.S)
+# $$display$$ or $inline$ (one paragraph at most); \$ is a dollar sign
+MATH = re.compile(r"(?<!\\)\$\$(?P<display>.+?)(?<!\\)\$\$"
+                  r"|(?<!\\)\$(?P<inline>(?:[^$\n]|\n(?![ \t]*\n))+?)(?<!\\)\$", re.S)
 
 
 def _mathtext(tex):
