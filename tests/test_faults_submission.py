@@ -2,6 +2,7 @@
 cannot be written, are refused with one SubmissionError line; nothing is (half-)written."""
 import errno
 import os
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -188,3 +189,21 @@ def test_prices_that_are_not_real_numbers_are_refused_not_converted(tmp_path, te
         S.write_submission(S.make_submission(test_rows, prices), test_rows, path, 3)
     message = refused_and_untouched(tmp_path, write, words)
     assert "Error" not in message.split(":")[0]
+
+
+@pytest.mark.parametrize("scale, words", [(np.log, "the median price is 12."),
+                                          (lambda p: p / 1000, "the median price is 18"),
+                                          (lambda p: p * 1000, "(cents?")])
+def test_prices_in_other_units_are_named_in_a_warning(tmp_path, scale, words):
+    test_df = pd.DataFrame({"Id": np.arange(1461, 1461 + S.KAGGLE_TEST_ROWS)})
+    dollars = np.random.default_rng(0).uniform(100_000, 260_000, S.KAGGLE_TEST_ROWS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # dollars: no warning
+        S.write_submission(S.make_submission(test_df, dollars), test_df, tmp_path / "ok.csv")
+    with pytest.warns(S.PricesLookOff) as caught:
+        S.write_submission(S.make_submission(test_df, scale(dollars)), test_df,
+                           tmp_path / "odd.csv")
+    message = str(caught[0].message)
+    assert words in message and "SalePrice is in dollars" in message and "\n" not in message
+    assert caught[0].filename == __file__  # points at the caller's line
+    assert len((tmp_path / "odd.csv").read_text().splitlines()) == S.KAGGLE_TEST_ROWS + 1

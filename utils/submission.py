@@ -11,6 +11,7 @@ import decimal
 import numbers
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,15 @@ import pandas as pd
 
 LABEL = "SalePrice"
 KAGGLE_TEST_ROWS = 1459
+# Kaggle's training prices run from 34,900 to 755,000 dollars: a median outside this range
+# suggests other units (log prices without exp(), thousands of dollars). An undertrained model
+# can predict that low in dollars too (the book's, 1 epoch at lr 0.5: median 476), so this
+# warns and writes, rather than refusing a file Kaggle would score.
+PLAUSIBLE_MEDIAN = (1_000.0, 10_000_000.0)
+
+
+class PricesLookOff(UserWarning):
+    """The prices' median is far outside Kaggle's range: other units, or a model barely trained."""
 
 
 class SubmissionError(ValueError):
@@ -174,6 +184,16 @@ def check_submission(submission, test_df, expected_rows=KAGGLE_TEST_ROWS):
         raise SubmissionError(f"{int(bad.sum())} prices are not finite positive numbers "
                               f"(Ids {shown}); a diverged model or a missing exp()? Fix the "
                               "predictions before writing")
+    median = float(np.median(prices))
+    low, high = PLAUSIBLE_MEDIAN
+    if expected_rows == KAGGLE_TEST_ROWS and not low <= median <= high:
+        fix = ("if the model predicts log prices, write np.exp(predictions); if thousands of "
+               "dollars, multiply by 1000; else the model may be barely trained"
+               if median < low else
+               "undo whatever scaled the predictions (cents? labels multiplied during training?)")
+        warnings.warn(f"the median price is {median:,.6g}, but SalePrice is in dollars "
+                      f"(Kaggle's training prices run from 34,900 to 755,000): {fix}; written "
+                      f"anyway", PricesLookOff, stacklevel=3)
     return pd.DataFrame({"Id": ids, LABEL: prices})
 
 
