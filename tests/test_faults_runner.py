@@ -166,6 +166,9 @@ def test_a_named_notebook_that_cannot_be_read_stops_the_run_before_anything_runs
     (["-p", "EPOCHS", "1", "-p", "EPOCHS", "2"], "-p EPOCHS is given twice; give it once"),
     (["-p", "EPOCHS"], "argument -p/--parameter: expected 2 arguments"),
     (["--no-such-option"], "unrecognized arguments: --no-such-option"),
+    (["--exports-dir", ""], "argument --exports-dir: an empty folder name (an unset shell "
+                            "variable?) would mean the current folder; name the folder"),
+    (["--notebooks-dir", " "], "argument --notebooks-dir: an empty folder name"),
 ])
 def test_argument_errors_exit_2_with_one_line(dirs, capsys, args, words):
     notebooks, exports = dirs

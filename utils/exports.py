@@ -365,7 +365,7 @@ def write_index(exports_dir, results):
     changed_note = ('<p class="changed"><b>Not the full-size defaults:</b> the figures of the '
                     'notebooks whose parameters column lists values were made with those '
                     '<code>-p</code> '
-                    'values, so they differ from what the notebooks\' text describes.</p>\n'
+                    'values, so they may differ from what the notebooks\' text describes.</p>\n'
                     if any_changed else "")
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Exported figures</title>
