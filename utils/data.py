@@ -537,6 +537,10 @@ def to_ndarrays(X_train_df, y_train_series, X_test_df, ctx=None):
     if len(X_train_df) != len(y_train_series):
         raise DataError(f"X_train has {len(X_train_df)} rows but y_train has "
                         f"{len(y_train_series)}; pass the labels of the same rows")
+    if hasattr(y_train_series, "index") and not X_train_df.index.equals(y_train_series.index):
+        raise DataError("X_train and y_train have different row labels (index), so each "
+                        "house would get another house's price; pass the labels of the same "
+                        "rows, in the same order (y = train_df.loc[X_train.index, 'SalePrice'])")
     if X_test_df is not None and list(X_test_df.columns) != list(X_train_df.columns):
         raise DataError("X_train and X_test have different columns; build both with one "
                         "preprocess() call")

@@ -143,7 +143,22 @@ def _check_pair(X, y, what):
                          "features and labels must describe the same examples")
     if nx == 0:
         raise ValueError(f"X_{what} has no rows")
+    _check_same_index(X, y, f"X_{what}", f"y_{what}")
     return nx
+
+
+def _check_same_index(X, y, x_name, y_name):
+    """pandas features and labels whose indexes differ (one sorted, shuffled or filtered) would
+    be paired by position, each house with another's price: refused, naming the first row."""
+    x_index, y_index = getattr(X, "index", None), getattr(y, "index", None)
+    if x_index is None or y_index is None or not hasattr(x_index, "equals"):
+        return
+    if not x_index.equals(y_index):
+        first = next((i for i, (a, b) in enumerate(zip(x_index, y_index)) if a != b), 0)
+        raise ValueError(f"{x_name} and {y_name} have different row labels (index) from row "
+                         f"{first} on ({x_index[first]!r} vs {y_index[first]!r}), so rows "
+                         f"would pair features with another example's label; align them "
+                         f"({y_name} = {y_name}.loc[{x_name}.index]) or pass numpy arrays")
 
 
 def _host_float32(array, what):
