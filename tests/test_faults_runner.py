@@ -5,6 +5,7 @@ Tiny notebooks written here, real kernels, no MXNet. Each fault must give one li
 the culprit, and exports that are old or new, never mixed.
 """
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -458,6 +459,20 @@ def test_a_lock_file_that_is_a_symlink_is_refused_and_its_target_untouched(dirs,
     assert outside.read_text() == "keep me" and not (exports / "only").exists()
 
 
+def test_a_lock_file_that_is_a_hard_link_is_refused_and_its_twin_untouched(dirs, capsys,
+                                                                          tmp_path):
+    notebooks, exports = dirs
+    make_notebook(notebooks, "only", "pass")
+    outside = tmp_path / "precious.txt"
+    outside.write_text("keep me")
+    exports.mkdir()
+    os.link(outside, exports / ".run.lock")
+    assert run_main(notebooks, exports) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and ".run.lock is a hard link to another file" in err[0], err
+    assert outside.read_text() == "keep me"
+
+
 def test_an_export_folder_that_is_a_symlink_is_replaced_not_followed(dirs, tmp_path):
     notebooks, exports = dirs
     make_notebook(notebooks, "only", write_export("only", "out.txt", "'new'"))
@@ -524,7 +539,7 @@ def test_a_cell_that_removes_its_staging_or_exports_folder_is_named(dirs, capsys
     assert (exports / "index.html").is_file()
     # the run holds the lock again: a second run is refused
     lock = exports / ".run.lock"
-    assert lock.read_text() == str(__import__("os").getpid())
+    assert lock.read_text() == str(os.getpid())
 
 
 def test_the_lock_is_taken_again_when_a_notebook_removed_it(tmp_path):

@@ -209,6 +209,10 @@ class _Lock:
                     "a folder" if path.is_dir() else err.strerror or str(err))
             raise RunnerError(f"{path} is {what}, not the lock file runs write their pid to; "
                               f"remove it and run again") from None
+        if os.fstat(fd).st_nlink > 1:  # a hard link: writing the pid would change another file
+            os.close(fd)
+            raise RunnerError(f"{path} is a hard link to another file, not the lock file runs "
+                              f"write their pid to; remove it and run again")
         try:
             self.fcntl.flock(fd, self.fcntl.LOCK_EX | self.fcntl.LOCK_NB)
         except OSError:
