@@ -537,7 +537,7 @@ def test_a_cell_that_removes_its_staging_or_exports_folder_is_named(dirs, capsys
     assert (exports / "a_remover.failed.ipynb").is_file()  # kept, as the README promises
     assert (exports / "b_after" / "out.txt").read_text() == "new"
     assert (exports / "index.html").is_file()
-    # the run holds the lock again: a second run is refused
+    # the run took the lock again: a new .run.lock naming this run
     lock = exports / ".run.lock"
     assert lock.read_text() == str(os.getpid())
 
