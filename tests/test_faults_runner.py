@@ -576,3 +576,20 @@ def test_a_multi_line_error_message_is_reported_in_one_line(dirs, capsys):
     assert "FAILED wordy: cell 2 raised ValueError: first line ... (executed copy: " \
            "wordy.failed.ipynb in the exports folder)" in err
     assert "second" not in "\n".join(err)
+
+
+def test_a_lock_that_cannot_be_written_is_one_line(tmp_path, monkeypatch):
+    from utils import exports as E
+    real_pwrite = os.pwrite
+
+    def full(fd, data, offset):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(E.os, "pwrite", full)
+    with pytest.raises(run.RunnerError) as err:
+        with E.exports_lock(tmp_path):
+            pass
+    assert str(err.value) == (f"cannot write the run lock {tmp_path / '.run.lock'} (No space "
+                              f"left on device); free some space and run again")
+    monkeypatch.setattr(E.os, "pwrite", real_pwrite)
+    with E.exports_lock(tmp_path):  # the file descriptor was closed: the lock is free
+        pass

@@ -205,8 +205,11 @@ class _Lock:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         except OSError as err:
-            what = ("a symbolic link" if path.is_symlink() else
-                    "a folder" if path.is_dir() else err.strerror or str(err))
+            what = ("a symbolic link" if path.is_symlink() else "a folder" if path.is_dir()
+                    else "")
+            if not what:
+                raise RunnerError(f"cannot create the run lock {path} ({err.strerror or err}); "
+                                  f"free some space or make the folder writable") from None
             raise RunnerError(f"{path} is {what}, not the lock file runs write their pid to; "
                               f"remove it and run again") from None
         if os.fstat(fd).st_nlink > 1:  # a hard link: writing the pid would change another file
@@ -221,8 +224,13 @@ class _Lock:
             raise RunnerError(
                 f"another run (pid {other}) is writing to {self.exports_dir}; wait for it to "
                 f"finish, stop it (kill -INT {other}), or pass another --exports-dir") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+        except OSError as err:
+            os.close(fd)
+            raise RunnerError(f"cannot write the run lock {path} ({err.strerror or err}); free "
+                              f"some space and run again") from None
         self.release()
         self.fd = fd
 
