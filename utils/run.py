@@ -799,6 +799,11 @@ def main(argv=None):
     except RunnerError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # the exports folder failed under the run (removed, full, read-only)
+        where = f" {err.filename}" if err.filename else ""
+        print(f"error: could not write{where} ({err.strerror or err}); check the exports folder "
+              f"(free space, permissions) and run again", file=sys.stderr)
+        return 1
     except KeyboardInterrupt as stop:
         signum = getattr(stop, "signum", signal.SIGINT)
         name = signal.Signals(signum).name
