@@ -593,3 +593,16 @@ def test_a_lock_that_cannot_be_written_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(E.os, "pwrite", real_pwrite)
     with E.exports_lock(tmp_path):  # the file descriptor was closed: the lock is free
         pass
+
+
+def test_a_file_system_error_under_the_run_is_one_line(dirs, capsys, monkeypatch):
+    notebooks, exports = dirs
+    make_notebook(notebooks, "only", "pass")
+
+    def denied(folder, log=None):
+        raise PermissionError(13, "Permission denied", str(folder / ".x.tmp"))
+    monkeypatch.setattr(run, "recover_leftovers", denied)
+    assert run_main(notebooks, exports) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: could not write {exports.resolve() / '.x.tmp'} (Permission denied); "
+                   f"check the exports folder (free space, permissions) and run again"]
