@@ -503,7 +503,10 @@ ANSWER_TAG = "answer"
 # The lab template, with cells tagged `answer` collapsed as the prose answers are (<details>)
 # and no MathJax: math is rendered at export time (below), so the page needs no network.
 HTML_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
-{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mathjax -%}
+<style>details.answer > summary {font-family: var(--jp-content-font-family);
+  font-size: var(--jp-content-font-size1); margin: 0 0 .5em 12px; cursor: pointer}</style>
+{%- endblock html_head_js_mathjax -%}
 {% block codecell %}
 {%- if '""" + ANSWER_TAG + """' in cell.metadata.get('tags', []) -%}
 <details class="answer"><summary>Answer (code)</summary>
