@@ -305,7 +305,8 @@ def test_the_html_export_collapses_answers_renders_math_and_shows_no_prompts():
     v4 = nbformat.v4
     nb = v4.new_notebook(metadata={"kernelspec": KERNELSPEC})
     nb.cells = [
-        v4.new_markdown_cell("Inline $\\sigma^* = 1/\\sqrt{n}$, a price of \\$5, and\n"
+        v4.new_markdown_cell("Inline $\\sigma^* = 1/\\sqrt{n}$, a price of \\$5, `$HOME` and "
+                             "`$PATH` in code, and\n"
                              "$$\\tfrac12\\,\\lVert\\boldsymbol\\delta\\rVert \\le 1$$"),
         v4.new_code_cell("1 + 1", execution_count=1, outputs=[v4.new_output(
             "execute_result", {"text/plain": "2"}, execution_count=1)]),
@@ -319,6 +320,7 @@ def test_the_html_export_collapses_answers_renders_math_and_shows_no_prompts():
     assert page.count('class="math"') == 2 and 'alt="\\sigma^* = 1/\\sqrt{n}"' in page
     assert "mathjax" not in page.lower()  # nothing to download: the math is pre-rendered
     assert "$5" in page and "$\\sigma" not in page
+    assert "<code>$HOME</code>" in page and "<code>$PATH</code>" in page
     answer = page.index('<details class="answer"><summary>Answer (code)</summary>')
     assert answer < page.index("ANSWER_MARKER") < page.index("</details>", answer)
     assert "CHECK_MARKER" not in page

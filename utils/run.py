@@ -522,6 +522,9 @@ MATH = re.compile(r"(?<!\\)\$\$(?P<display>.+?)(?<!\\)\$\$"
                   r"|(?<!\\)\$(?P<inline>(?:[^$\n]|\n(?![ \t]*\n))+?)(?<!\\)\$", re.S)
 
 
+CODE = re.compile(r"(```.*?```|~~~.*?~~~|`[^`\n]*`)", re.S)
+
+
 def _mathtext(tex):
     """LaTeX as matplotlib's mathtext reads it (it lacks \\text, \\tfrac12, \\lVert ...)."""
     tex = re.sub(r"\\(?:text|operatorname)\{([^}]*)\}",
@@ -560,7 +563,9 @@ def math_to_svg(markdown):
                f'src="data:image/svg+xml;base64,{data}" '
                f'style="vertical-align:-{depth or 0:.1f}pt;display:inline;margin:0">')
         return f'\n\n<div style="text-align:center">{img}</div>\n\n' if display else img
-    return MATH.sub(render, markdown)
+    # code spans and fenced blocks keep their dollars (`$KAGGLE_HOUSE_DIR`)
+    parts = CODE.split(markdown)
+    return "".join(part if i % 2 else MATH.sub(render, part) for i, part in enumerate(parts))
 
 
 def to_html(nb):
