@@ -4,6 +4,8 @@ save_figure (utils/plot.py) write: figures.json, run.json, index.html and the fo
 Readers never see a half-written file or a folder with old and new mixed: files are written
 aside and renamed into place, a notebook's folder is swapped in by renames on one filesystem,
 one run at a time holds `.run.lock`, and a killed run's leftovers are undone by the next run.
+Nothing is written through a symlink or hard link found in the folder (the lock, an export
+folder, a leftover): links are refused or replaced, so writes stay inside the folder.
 
 Only the standard library here: the runner must import without MXNet, d2l or matplotlib, and
 utils.plot takes its names and manifest rule from here, so the two always agree.
