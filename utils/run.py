@@ -789,7 +789,9 @@ def main(argv=None):
     parser.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
                         help="stem, file name or path (default: all in --notebooks-dir)")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
-                        metavar=("NAME", "VALUE"), help="value for a `parameters` cell variable")
+                        metavar=("NAME", "VALUE"),
+                        help="value for a `parameters` cell variable, read as the type of its "
+                             "default there (e.g. -p NUM_EPOCHS 5, -p RUN_SEARCH true)")
     parser.add_argument("--notebooks-dir", type=_folder, default=REPO_ROOT / "notebooks",
                         help="folder whose *.ipynb files run (default: notebooks/ in the "
                              "repository)")
