@@ -74,3 +74,15 @@ def test_max_abs_difference_and_cv_summary():
     b = [([3.0, 2.0], [4.0, 2.5]), ([3.0, 1.0], [4.0, 1.25])]
     assert bench.max_abs_difference(a, b) == 0.25
     assert bench.cv_summary(a) == (1.5, 2.0)
+
+
+def test_every_option_says_what_it_does(capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["kfold", "--help"])
+    text = capsys.readouterr().out
+    options = re.findall(r"^  (--[a-z-]+)", text, flags=re.M)
+    assert len(options) == 12
+    for option in options:  # help text on the option's line or the next one
+        block = text.split(f"  {option}", 1)[1].split("\n  --", 1)[0]
+        words = re.sub(r"^\s*[A-Z_{},]*", "", block.split("\n", 1)[0]) + block
+        assert len(re.findall(r"[a-z]{3,}", words)) >= 2, (option, block)

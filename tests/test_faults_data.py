@@ -362,6 +362,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     self.wfile.flush()
                 except OSError:  # the client gave up
                     return
+        elif route in ("endless", "huge"):  # junk without end; /huge announces 1 GB first
+            self.send_response(200)
+            if route == "huge":
+                self.send_header("Content-Length", str(1 << 30))
+            self.end_headers()
+            junk = b"junk" * 16384
+            while not self.stop.is_set():
+                try:
+                    self.wfile.write(junk)
+                except OSError:  # the client gave up
+                    return
         elif route == "silent":
             self.send_response(200)
             self.send_header("Content-Length", "100")
@@ -451,3 +462,58 @@ def test_http_error_and_truncated_body(cache, server, monkeypatch, route, shown)
     message = locate_error(data.DataNotFound)
     assert f"could not download {base + route}" in message and shown in message
     assert leftovers(cache) == []
+
+
+@pytest.mark.parametrize("route, words", [("endless", "sent more than 4194304 bytes"),
+                                          ("huge", "announces 1073741824 bytes")])
+def test_a_download_without_end_is_stopped_by_its_size(cache, server, monkeypatch, route,
+                                                       words):
+    base, _ = server
+    monkeypatch.setattr(data, "DOWNLOAD_DEADLINE", 30.0)  # the size must stop it, not time
+    register_url(monkeypatch, base + route)
+    started = time.monotonic()
+    message = locate_error(data.DataNotFound)
+    assert time.monotonic() - started < 20
+    assert f"downloading {base + route} was stopped: the server {words}" in message
+    assert "nothing was kept" in message and leftovers(cache) == []
+
+
+# ------------------------------------------------------- values checked against what they mean
+
+@pytest.mark.parametrize("which", ["train", "test"])
+def test_text_in_a_numeric_column_is_named_with_file_column_and_row(tmp_path, monkeypatch,
+                                                                    which):
+    train, test = frames()
+    frame = train if which == "train" else test
+    frame["LotArea"] = frame["LotArea"].astype(object)
+    frame.loc[1, "LotArea"] = "12500sqft"
+    folder, load = load_with(tmp_path, monkeypatch, **{which: csv_bytes(frame)})
+    with pytest.raises(data.FormatError) as err:
+        load()
+    path = folder / (data.TRAIN_FILE if which == "train" else data.TEST_FILE)
+    assert one_line(err.value).startswith(
+        f"{path}: column LotArea holds text '12500sqft' in rows [1] (Id [{frame.Id[1]}]), "
+        f"counting rows from 0; it must be a number")
+
+
+def test_missing_numbers_are_not_text():
+    train, test = frames()
+    train.loc[0, "LotFrontage"] = None  # the real file leaves LotFrontage empty in 259 rows
+    data.check_house_frames(train, test)
+
+
+@pytest.mark.parametrize("sep, name", [(";", "semicolons"), ("\t", "tabs")])
+def test_a_file_with_another_separator_is_named_with_the_real_cause(tmp_path, monkeypatch,
+                                                                    sep, name):
+    train, test = frames()
+    folder, load = load_with(tmp_path, monkeypatch,
+                             train=train.to_csv(index=False, sep=sep).encode())
+    with pytest.raises(data.FormatError) as err:
+        load()
+    assert one_line(err.value).startswith(
+        f"{folder / data.TRAIN_FILE} separates its fields with {name}, not commas")
+    # the same frame read by hand, then checked
+    by_hand = pd.read_csv(folder / data.TRAIN_FILE)
+    with pytest.raises(data.FormatError) as err:
+        data.check_house_frames(by_hand, test, "my_train.csv")
+    assert one_line(err.value).startswith(f"my_train.csv separates its fields with {name}")

@@ -159,3 +159,21 @@ def test_the_manifest_stays_consistent_with_the_files(exports):
         assert (folder / entry["png"]).is_file() and (folder / entry["svg"]).is_file()
     assert sorted(p.name for p in folder.iterdir()) == [
         "a.png", "a.svg", "b.png", "b.svg", plot.MANIFEST]
+
+
+def test_an_export_folder_or_temp_file_that_is_a_symlink_is_not_written_through(
+        exports, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    exports.mkdir(parents=True, exist_ok=True)
+    (exports / "demo_nb").symlink_to(outside, target_is_directory=True)
+    fig, ax = plot.new_figure()
+    with pytest.raises(plot.ExportError) as err:
+        plot.save_figure(fig, "curve")
+    assert "demo_nb is a symbolic link; remove it" in str(err.value)
+    assert list(outside.iterdir()) == []
+    (exports / "demo_nb").unlink()
+    (exports / "demo_nb").mkdir()
+    (exports / "demo_nb" / ".curve.tmp.png").symlink_to(outside / "victim.png")
+    plot.save_figure(fig, "curve")
+    assert list(outside.iterdir()) == [] and (exports / "demo_nb" / "curve.png").is_file()

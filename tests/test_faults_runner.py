@@ -5,6 +5,7 @@ Tiny notebooks written here, real kernels, no MXNet. Each fault must give one li
 the culprit, and exports that are old or new, never mixed.
 """
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -166,6 +167,9 @@ def test_a_named_notebook_that_cannot_be_read_stops_the_run_before_anything_runs
     (["-p", "EPOCHS", "1", "-p", "EPOCHS", "2"], "-p EPOCHS is given twice; give it once"),
     (["-p", "EPOCHS"], "argument -p/--parameter: expected 2 arguments"),
     (["--no-such-option"], "unrecognized arguments: --no-such-option"),
+    (["--exports-dir", ""], "argument --exports-dir: an empty folder name (an unset shell "
+                            "variable?) would mean the current folder; name the folder"),
+    (["--notebooks-dir", " "], "argument --notebooks-dir: an empty folder name"),
 ])
 def test_argument_errors_exit_2_with_one_line(dirs, capsys, args, words):
     notebooks, exports = dirs
@@ -393,3 +397,212 @@ def test_the_runner_and_the_plot_helpers_apply_one_manifest_rule(tmp_path, entry
         plot.read_manifest(folder)
     for error in (runner_error, plot_error):
         assert f"figures.json is damaged (figure 1: {problem}); " in str(error.value)
+
+
+# ------------------------------------------------------------- typed `-p` values
+
+TYPED = ("FLAG = False\nEPOCHS = 3\nRATE = 0.1\nLABEL = 'a'\nFOLDER = None\n"
+         "SIZES = [1, 2]\nSCALE: float = 5", ["parameters"])
+
+
+@pytest.mark.parametrize("name, text, value", [
+    ("FLAG", "false", False), ("FLAG", "True", True), ("FLAG", "no", False),
+    ("EPOCHS", "5", 5), ("EPOCHS", "5.0", 5), ("EPOCHS", "3", 3), ("RATE", "1e-3", 0.001),
+    ("RATE", "2", 2.0),
+    ("LABEL", "5", "5"), ("FOLDER", "/some/path", "/some/path"), ("FOLDER", "7", 7),
+    ("SIZES", "[3, 4]", [3, 4]), ("SCALE", "0.5", 0.5),
+])
+def test_parameters_are_read_as_the_type_of_their_default(tmp_path, name, text, value):
+    make_notebook(tmp_path, "typed", TYPED, "pass")
+    split = run.split_parameters([tmp_path / "typed.ipynb"], {name: text})
+    defaults = {"FLAG": False, "EPOCHS": 3, "RATE": 0.1, "SCALE": 5}
+    given = split[tmp_path / "typed.ipynb"]
+    got = given.get(name, defaults.get(name))  # a value equal to the default is not injected
+    assert got == value and type(got) is type(value)
+    assert (name in given) == (value != defaults.get(name))
+
+
+@pytest.mark.parametrize("args, words", [
+    (["-p", "EPOCHS", "five"], "-p EPOCHS 'five': only has EPOCHS = 3 in its `parameters` "
+                               "cell, so give a finite number (whole)"),
+    (["-p", "EPOCHS", "2.5"], "so give a whole number like its default 3"),
+    (["-p", "RATE", "1/1000"], "-p RATE '1/1000': only has RATE = 0.1"),
+    (["-p", "RATE", "nan"], "so give a finite number, e.g. 0.1"),
+    (["-p", "FLAG", "maybe"], "-p FLAG 'maybe': only has FLAG = False in its `parameters` cell, "
+                              "so give True or False"),
+    (["-p", "SIZES", "3"], "so give a list literal like its default [1, 2]"),
+])
+def test_a_value_its_parameter_cannot_take_is_refused_before_anything_runs(dirs, capsys, args,
+                                                                           words):
+    notebooks, exports = dirs
+    make_notebook(notebooks, "only", TYPED, write_export("only", "ran.txt", "'ran'"))
+    assert run_main(notebooks, exports, *args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0], err
+    assert not exports.exists()
+
+
+# ------------------------------------------- writes confined to the exports folder, atomic
+
+def test_a_lock_file_that_is_a_symlink_is_refused_and_its_target_untouched(dirs, capsys,
+                                                                          tmp_path):
+    notebooks, exports = dirs
+    make_notebook(notebooks, "only", write_export("only", "out.txt", "'new'"))
+    outside = tmp_path / "precious.txt"
+    outside.write_text("keep me")
+    exports.mkdir()
+    (exports / ".run.lock").symlink_to(outside)
+    assert run_main(notebooks, exports) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and ".run.lock is a symbolic link" in err[0] \
+        and "remove it and run again" in err[0], err
+    assert outside.read_text() == "keep me" and not (exports / "only").exists()
+
+
+def test_a_lock_file_that_is_a_hard_link_is_refused_and_its_twin_untouched(dirs, capsys,
+                                                                          tmp_path):
+    notebooks, exports = dirs
+    make_notebook(notebooks, "only", "pass")
+    outside = tmp_path / "precious.txt"
+    outside.write_text("keep me")
+    exports.mkdir()
+    os.link(outside, exports / ".run.lock")
+    assert run_main(notebooks, exports) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and ".run.lock is a hard link to another file" in err[0], err
+    assert outside.read_text() == "keep me"
+
+
+def test_an_export_folder_that_is_a_symlink_is_replaced_not_followed(dirs, tmp_path):
+    notebooks, exports = dirs
+    make_notebook(notebooks, "only", write_export("only", "out.txt", "'new'"))
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "mine.txt").write_text("keep me")
+    exports.mkdir()
+    (exports / "only").symlink_to(outside, target_is_directory=True)
+    assert run_main(notebooks, exports) == 0
+    assert not (exports / "only").is_symlink() and (exports / "only" / "out.txt").exists()
+    assert sorted(p.name for p in outside.iterdir()) == ["mine.txt"]  # untouched
+    assert hidden(exports) == [".run.lock"]  # no .only.old.<pid> left behind
+
+
+def test_leftover_symlinks_are_removed_never_followed(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "mine.txt").write_text("keep me")
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "nb").mkdir()
+    (exports / ".nb.old.123").symlink_to(outside, target_is_directory=True)
+    (exports / ".x.staging.abc").symlink_to(outside, target_is_directory=True)
+    (exports / ".index.html.tmp").symlink_to(outside / "mine.txt")
+    recover_leftovers(exports)
+    assert sorted(p.name for p in exports.iterdir()) == ["nb"]
+    assert (outside / "mine.txt").read_text() == "keep me"
+
+
+def test_a_full_disk_gives_a_summary_and_leaves_no_temporary_files(dirs, capsys, monkeypatch):
+    notebooks, exports = dirs
+    make_notebook(notebooks, "broken", "raise ValueError('fails')")
+    real_write_text = Path.write_text
+
+    def full(self, *args, **kwargs):  # every text write into the exports folder fails half-way
+        if str(self).startswith(str(exports.resolve())):
+            real_write_text(self, "half", encoding="utf-8")
+            raise OSError(28, "No space left on device")
+        return real_write_text(self, *args, **kwargs)
+    monkeypatch.setattr(Path, "write_text", full)
+    assert run_main(notebooks, exports) == 1
+    captured = capsys.readouterr()
+    assert "index.html" in captured.out and "FAILED" in captured.out  # the summary table
+    line = [x for x in captured.err.splitlines() if x.startswith("FAILED index.html")]
+    assert line and "(No space left on device); free some space" in line[0]
+    assert "Traceback" not in captured.err
+    assert hidden(exports) == [".run.lock"]  # no .broken.failed.ipynb.*.tmp, .index.html.*.tmp
+    assert not (exports / "index.html").exists()
+
+
+@pytest.mark.parametrize("removed", ["os.environ['COURSE_EXPORTS_DIR']",
+                                     "os.path.dirname(os.environ['COURSE_EXPORTS_DIR'])"])
+def test_a_cell_that_removes_its_staging_or_exports_folder_is_named(dirs, capsys, removed):
+    notebooks, exports = dirs
+    make_notebook(notebooks, "a_remover", f"import os, shutil\nshutil.rmtree({removed})")
+    make_notebook(notebooks, "b_after", write_export("b_after", "out.txt", "'new'"))
+    assert run_main(notebooks, exports) == 1
+    err = capsys.readouterr().err
+    line = [x for x in err.splitlines() if x.startswith("FAILED a_remover")]
+    assert line and "a cell removed its staging folder" in line[0], err
+    assert "executed copy: a_remover.failed.ipynb" in line[0]
+    assert (exports / "a_remover.failed.ipynb").is_file()  # kept, as the README promises
+    assert (exports / "b_after" / "out.txt").read_text() == "new"
+    assert (exports / "index.html").is_file()
+    # the run took the lock again: a new .run.lock naming this run
+    lock = exports / ".run.lock"
+    assert lock.read_text() == str(os.getpid())
+
+
+def test_the_lock_is_taken_again_when_a_notebook_removed_it(tmp_path):
+    from utils.exports import exports_lock
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    with exports_lock(exports) as keep:
+        assert keep() is False
+        (exports / ".run.lock").unlink()
+        assert keep() is True
+        with pytest.raises(run.RunnerError, match=r"another run \(pid \d+\) is writing"):
+            with exports_lock(exports):
+                pass
+
+
+# -------------------------------------------------------------- one line per failure
+
+def test_a_cell_timeout_is_one_line_without_the_cell_preview(dirs, capsys):
+    notebooks, exports = dirs
+    make_notebook(notebooks, "slow", "import time\ntime.sleep(30)\nx = 1\ny = 2\nz = 3")
+    assert run_main(notebooks, exports, "--cell-timeout", "2") == 1
+    err = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
+    failed = [x for x in err if "FAILED" in x]
+    assert failed and all("cell 2 ran longer than the cell timeout (2 s); find what hangs, or "
+                          "raise --cell-timeout" in x for x in failed), err
+    assert not any("time.sleep" in x for x in err), err  # no preview of the cell
+
+
+def test_a_multi_line_error_message_is_reported_in_one_line(dirs, capsys):
+    notebooks, exports = dirs
+    make_notebook(notebooks, "wordy", "raise ValueError('first line\\nsecond\\nthird')")
+    assert run_main(notebooks, exports) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert "FAILED wordy: cell 2 raised ValueError: first line ... (executed copy: " \
+           "wordy.failed.ipynb in the exports folder)" in err
+    assert "second" not in "\n".join(err)
+
+
+def test_a_lock_that_cannot_be_written_is_one_line(tmp_path, monkeypatch):
+    from utils import exports as E
+    real_pwrite = os.pwrite
+
+    def full(fd, data, offset):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(E.os, "pwrite", full)
+    with pytest.raises(run.RunnerError) as err:
+        with E.exports_lock(tmp_path):
+            pass
+    assert str(err.value) == (f"cannot write the run lock {tmp_path / '.run.lock'} (No space "
+                              f"left on device); free some space and run again")
+    monkeypatch.setattr(E.os, "pwrite", real_pwrite)
+    with E.exports_lock(tmp_path):  # the file descriptor was closed: the lock is free
+        pass
+
+
+def test_a_file_system_error_under_the_run_is_one_line(dirs, capsys, monkeypatch):
+    notebooks, exports = dirs
+    make_notebook(notebooks, "only", "pass")
+
+    def denied(folder, log=None):
+        raise PermissionError(13, "Permission denied", str(folder / ".x.tmp"))
+    monkeypatch.setattr(run, "recover_leftovers", denied)
+    assert run_main(notebooks, exports) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: could not write {exports.resolve() / '.x.tmp'} (Permission denied); "
+                   f"check the exports folder (free space, permissions) and run again"]

@@ -2,6 +2,7 @@
 cannot be written, are refused with one SubmissionError line; nothing is (half-)written."""
 import errno
 import os
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -146,3 +147,63 @@ def test_ctrl_c_while_writing_leaves_no_temp_file(tmp_path, test_rows, monkeypat
         S.write_submission(sub, test_rows, path, expected_rows=3)
     assert path.read_text() == "previous\n" and [p.name for p in tmp_path.iterdir()] == [
         "submission.csv"]
+
+
+# ------------------------------------------------------- prices matched to houses by meaning
+
+def test_a_price_series_is_matched_to_houses_by_its_index_not_its_position(tmp_path):
+    test_df = pd.DataFrame({"Id": [1461, 1462, 1463, 1464]})
+    prices = pd.Series([100.0, 200.0, 300.0, 400.0], index=test_df.index)
+    by_value = prices.sort_values(ascending=False)  # index 3, 2, 1, 0
+    path = S.write_submission(S.make_submission(test_df, by_value), test_df,
+                              tmp_path / "s.csv", expected_rows=4)
+    assert path.read_text().splitlines()[1:] == ["1461,100.0", "1462,200.0", "1463,300.0",
+                                                 "1464,400.0"]
+    by_id = pd.Series([400.0, 100.0, 300.0, 200.0], index=[1464, 1461, 1463, 1462])
+    S.write_submission(by_id, test_df, path, expected_rows=4)  # a Series alone is accepted too
+    assert path.read_text().splitlines()[1:] == ["1461,100.0", "1462,200.0", "1463,300.0",
+                                                 "1464,400.0"]
+
+
+@pytest.mark.parametrize("index, words", [([7, 8, 9], "neither test_df's row labels nor"),
+                                          ([0, 0, 1], "repeats index labels [0]")])
+def test_a_price_series_whose_index_matches_no_house_is_refused(tmp_path, test_rows, index,
+                                                                 words):
+    prices = pd.Series([1.0, 2.0, 3.0], index=index)
+    refused_and_untouched(tmp_path, lambda p: S.write_submission(
+        S.make_submission(test_rows, prices), test_rows, p, 3), words)
+
+
+@pytest.mark.parametrize("prices, words", [
+    (np.array([1 + 2j, 2.0, 3.0]), "complex"),
+    ([1.0, 2 + 0j, 3.0], "complex"),
+    (pd.Series(pd.to_datetime(["2020-01-01"] * 3)), "dates"),
+    ([pd.Timestamp("2020-01-01"), 2.0, 3.0], "a date or duration"),
+    (np.array([True, True, False]), "bools"),
+    ([10 ** 400, 2.0, 3.0], "too large for a float"),
+    (["1e999999", 2.0, 3.0], "not finite positive"),  # text that float() reads as inf
+])
+def test_prices_that_are_not_real_numbers_are_refused_not_converted(tmp_path, test_rows,
+                                                                    prices, words):
+    def write(path):
+        S.write_submission(S.make_submission(test_rows, prices), test_rows, path, 3)
+    message = refused_and_untouched(tmp_path, write, words)
+    assert "Error" not in message.split(":")[0]
+
+
+@pytest.mark.parametrize("scale, words", [(np.log, "the median price is 12."),
+                                          (lambda p: p / 1000, "the median price is 18"),
+                                          (lambda p: p * 1000, "(cents?")])
+def test_prices_in_other_units_are_named_in_a_warning(tmp_path, scale, words):
+    test_df = pd.DataFrame({"Id": np.arange(1461, 1461 + S.KAGGLE_TEST_ROWS)})
+    dollars = np.random.default_rng(0).uniform(100_000, 260_000, S.KAGGLE_TEST_ROWS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # dollars: no warning
+        S.write_submission(S.make_submission(test_df, dollars), test_df, tmp_path / "ok.csv")
+    with pytest.warns(S.PricesLookOff) as caught:
+        S.write_submission(S.make_submission(test_df, scale(dollars)), test_df,
+                           tmp_path / "odd.csv")
+    message = str(caught[0].message)
+    assert words in message and "SalePrice is in dollars" in message and "\n" not in message
+    assert caught[0].filename == __file__  # points at the caller's line
+    assert len((tmp_path / "odd.csv").read_text().splitlines()) == S.KAGGLE_TEST_ROWS + 1

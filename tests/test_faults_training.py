@@ -269,3 +269,37 @@ def test_adam_lr_1e6_on_the_books_model_warns(house_dir):
     with pytest.warns(T.TrainingGotWorse, match="training ended far worse than it started"):
         h = T.train(bench.book_net(), X, y, num_epochs=100, learning_rate=1e6, batch_size=64)
     assert h.final_train > 2.0  # no NaN, just a useless model
+
+
+# ------------------------------------------------------------------- devices
+
+@pytest.mark.parametrize("ctx, words", [
+    ([mx.cpu(0), mx.cpu(0)], "ctx names cpu(0) more than once; give each device once"),
+    ([], "ctx is empty; pass a device"),
+    (["cpu"], "ctx holds 'cpu', not an MXNet device"),
+])
+def test_devices_that_cannot_train_are_refused_before_the_first_step(synthetic, ctx, words):
+    X, y = synthetic
+    net = initialized(X.shape[1])
+    before = weights(net)
+    refused(lambda: T.train(net, X, y, num_epochs=1, learning_rate=0.1, batch_size=32,
+                            ctx=ctx), [words])
+    assert all((before[k] == v).all() for k, v in weights(net).items())
+
+
+# ------------------------------------------------------- features and labels paired by index
+
+def test_pandas_features_and_labels_with_different_indexes_are_refused(synthetic):
+    X, y = synthetic
+    X_df = pd.DataFrame(X)
+    y_sorted = pd.Series(y.ravel()).sort_values()  # index no longer 0, 1, 2, ...
+    net = initialized(X.shape[1])
+    refused(lambda: T.train(net, X_df, y_sorted, num_epochs=1, learning_rate=0.1,
+                            batch_size=32), ["X_train and y_train have different row labels",
+                                             "align them"])
+    T.train(net, X_df, pd.Series(y.ravel()), num_epochs=1, learning_rate=0.1, batch_size=32)
+    train_df, test_df = data.synthetic_house_frames(n_train=30, n_test=5, seed=0)
+    X_tr, X_te = data.preprocess(train_df, test_df)
+    with pytest.raises(data.DataError, match="different row labels"):
+        data.to_ndarrays(X_tr, train_df[data.LABEL].sort_values(), X_te)
+    data.to_ndarrays(X_tr, train_df[data.LABEL], X_te)  # as the notebook calls it

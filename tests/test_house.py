@@ -313,3 +313,29 @@ def test_gradient_boosting_learns_a_table():
     X, y, _ = regression_problem(n=300, d=4)
     predict = house.GradientBoosting().fit(nd.array(X), nd.array(y.reshape(-1, 1)), seed=0)
     assert np.sqrt(np.mean((predict(nd.array(X)) - y) ** 2)) < 0.5 * y.std()
+
+
+def test_spare_biases_keeps_trainer_wd_off_the_bias_only():
+    from mxnet import autograd, gluon
+    from mxnet.gluon import nn
+
+    def one_zero_gradient_step(spare):
+        net = nn.Sequential()
+        net.add(nn.Dense(3, in_units=2), nn.Dense(1, in_units=3))
+        net.initialize()
+        for param in net.collect_params().values():
+            param.set_data(nd.ones(param.shape) * 10)
+        if spare:
+            house.spare_biases(net)
+        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1, "wd": 0.5})
+        with autograd.record():
+            loss = 0 * net(nd.ones((1, 2))).sum()  # the gradient is zero: only wd moves anything
+        loss.backward()
+        trainer.step(1)
+        return [(name, param.data().asnumpy()) for name, param in net.collect_params().items()]
+
+    decayed, spared = one_zero_gradient_step(False), one_zero_gradient_step(True)
+    assert len(decayed) == 4
+    for (name, before), (_, after) in zip(decayed, spared):
+        assert np.allclose(before, 9.5)  # Gluon's default: wd_mult 1.0, biases too
+        assert np.allclose(after, 10.0 if name.endswith("bias") else 9.5), name

@@ -47,9 +47,10 @@ def test_names_are_checked_and_a_notebook_is_required(exports):
         plot.set_notebook("../escape")
 
 
-def test_exports_root_defaults_to_repo(monkeypatch):
+def test_outside_the_runner_figures_go_to_exports_interactive(monkeypatch):
+    """Not into exports/<notebook>/, beside another run's HTML and run.json."""
     monkeypatch.delenv(plot.EXPORTS_ENV, raising=False)
-    assert plot.exports_root() == plot.REPO_ROOT / "exports"
+    assert plot.exports_root() == plot.REPO_ROOT / "exports" / "interactive"
 
 
 def test_figure_size_and_svg_display_use_d2l_settings():

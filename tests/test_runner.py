@@ -2,6 +2,7 @@
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -288,3 +289,68 @@ def test_runs_where_an_event_loop_is_already_running(dirs):
     results = asyncio.run(from_inside_a_loop())
     assert [(r.stem, r.ok, r.error) for r in results] == [("inside_a_loop", True, "")]
     assert (exports / "inside_a_loop" / "inside_a_loop.html").exists()
+
+
+def test_every_runner_option_says_what_it_does(capsys):
+    with pytest.raises(SystemExit):
+        run.main(["--help"])
+    text = capsys.readouterr().out
+    for option in ("--parameter", "--notebooks-dir", "--exports-dir", "--cell-timeout",
+                   "--no-progress"):
+        block = text.split(option, 1)[1].split("\n  -", 1)[0]
+        assert re.search(r"[a-z]{4,} [a-z]{2,}", block), (option, block)
+
+
+def test_the_html_export_collapses_answers_renders_math_and_shows_no_prompts():
+    v4 = nbformat.v4
+    nb = v4.new_notebook(metadata={"kernelspec": KERNELSPEC})
+    nb.cells = [
+        v4.new_markdown_cell("Inline $\\sigma^* = 1/\\sqrt{n}$, a price of \\$5, `$HOME` and "
+                             "`$PATH` in code, and\n"
+                             "$$\\tfrac12\\,\\lVert\\boldsymbol\\delta\\rVert \\le 1$$"),
+        v4.new_code_cell("1 + 1", execution_count=1, outputs=[v4.new_output(
+            "execute_result", {"text/plain": "2"}, execution_count=1)]),
+        v4.new_code_cell("check_environment()", execution_count=2, outputs=[
+            v4.new_output("stream", name="stdout", text="ENV_PRINTED\n"),
+            v4.new_output("execute_result", {"text/plain": "ENV_RETURNED"}, execution_count=2)]),
+        v4.new_code_cell("ANSWER_MARKER = 3", metadata={"tags": ["answer"]}),
+        v4.new_code_cell("CHECK_MARKER = 4", metadata={"tags": ["check"]}),
+    ]
+    page = run.to_html(nb)
+    assert page.count('class="math"') == 2 and 'alt="\\sigma^* = 1/\\sqrt{n}"' in page
+    assert "mathjax" not in page.lower()  # nothing to download: the math is pre-rendered
+    assert "$5" in page and "$\\sigma" not in page
+    assert "<code>$HOME</code>" in page and "<code>$PATH</code>" in page
+    answer = page.index('<details class="answer"><summary>Answer (code)</summary>')
+    assert answer < page.index("ANSWER_MARKER") < page.index("</details>", answer)
+    assert "CHECK_MARKER" not in page
+    assert "ENV_PRINTED" in page and "ENV_RETURNED" not in page  # no stray `Out[2]: []`
+    body = page[page.index("<body"):]
+    assert "Out[" not in body and "In&nbsp;[" not in body and "[1]:" not in body
+
+
+def test_the_progress_bar_counts_the_cells_errors_name(dirs, capsys):
+    notebooks, exports = dirs
+    make_notebook(notebooks, "bar", "x = 1", "y = 2")  # cells: markdown, code, code
+    nb = nbformat.read(notebooks / "bar.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("the end"))
+    nbformat.write(nb, notebooks / "bar.ipynb")
+    assert run.main(["--notebooks-dir", str(notebooks), "--exports-dir", str(exports)]) == 0
+    err = capsys.readouterr().err
+    assert "4/4" in err and "running cell 3" in err and "/2 " not in err, err
+
+
+def test_the_gallery_says_when_figures_came_from_changed_parameters(tmp_path):
+    from utils.exports import write_index
+    for stem, parameters in (("changed", {"NUM_EPOCHS": 5}), ("full", {})):
+        (tmp_path / stem).mkdir()
+        (tmp_path / stem / "run.json").write_text(json.dumps(
+            {"seconds": 1.0, "parameters": parameters}))
+    write_index(tmp_path, [])
+    page = (tmp_path / "index.html").read_text()
+    assert "Not the full-size defaults" in page
+    assert "<td>NUM_EPOCHS=5</td>" in page and "<td>defaults</td>" in page
+    (tmp_path / "changed" / "run.json").write_text('{"seconds": 1.0, "parameters": {}}')
+    write_index(tmp_path, [])
+    assert "Not the full-size defaults" not in (tmp_path / "index.html").read_text()
+

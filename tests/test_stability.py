@@ -158,6 +158,9 @@ def test_plot_layer_stats_draws_one_curve_per_label_and_skips_overflow():
     ax_act, ax_grad = fig.axes
     assert ax_act.get_yscale() == ax_grad.get_yscale() == "log"
     assert ax_act.get_xlabel() == ax_grad.get_xlabel() == "layer"
+    # the quantities are named above the panels: no y label beside the left panel's curves
+    assert ax_act.get_ylabel() == ax_grad.get_ylabel() == ""
+    assert "std" in ax_act.get_title() and "gradient" in ax_grad.get_title()
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["good", "overflow"]
     assert ax_act.get_legend() is None and ax_grad.get_legend() is None  # one legend, below
     ys = ax_grad.lines[1].get_ydata()

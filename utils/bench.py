@@ -18,6 +18,7 @@ import json
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import mxnet as mx
 import numpy as np
@@ -25,6 +26,7 @@ from mxnet import autograd, gluon, nd
 from mxnet.gluon import nn
 
 from utils import data
+from utils.exports import replace_text
 from utils import train as fast
 
 # ------------------------------------------------------------------- the book's loop (reference)
@@ -160,17 +162,24 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     kf = sub.add_parser("kfold", help="book k-fold loop vs utils.train.k_fold")
-    kf.add_argument("--epochs", type=int, default=100)
-    kf.add_argument("--batch-size", type=int, default=64)
-    kf.add_argument("--folds", type=int, default=5)
-    kf.add_argument("--lr", type=float, default=5.0)
-    kf.add_argument("--wd", type=float, default=0.0)
+    kf.add_argument("--epochs", type=int, default=100,
+                    help="epochs per fold (default: %(default)s, the book's)")
+    kf.add_argument("--batch-size", type=int, default=64,
+                    help="examples per minibatch (default: %(default)s)")
+    kf.add_argument("--folds", type=int, default=5,
+                    help="k of k-fold cross-validation, >= 2 (default: %(default)s)")
+    kf.add_argument("--lr", type=float, default=5.0,
+                    help="learning rate, > 0 (default: %(default)s, the book's for Adam)")
+    kf.add_argument("--wd", type=float, default=0.0,
+                    help="weight decay, >= 0 (default: %(default)s)")
     kf.add_argument("--optimizer", choices=["sgd", "adam"], default="adam",
-                    help="the book's Trainer knows these two")
+                    help="the book's Trainer knows these two (default: %(default)s)")
     kf.add_argument("--hidden", type=int, default=0,
                     help="0: the book's Dense(1); N: one ReLU layer of N units first")
-    kf.add_argument("--rounds", type=int, default=3)
-    kf.add_argument("--seed", type=int, default=0)
+    kf.add_argument("--rounds", type=int, default=3,
+                    help="A B pairs timed, each both loops once (default: %(default)s)")
+    kf.add_argument("--seed", type=int, default=0,
+                    help="seed for initialization and batch order (default: %(default)s)")
     kf.add_argument("--synthetic", action="store_true",
                     help="small fake data from utils.data (no CSVs needed)")
     kf.add_argument("--data-dir", default=None,
@@ -203,9 +212,8 @@ def run_kfold(args):
                           batch_size=args.batch_size, optimizer=args.optimizer,
                           hidden=args.hidden)
     if args.json:
-        try:
-            with open(args.json, "w") as f:
-                json.dump(summary, f, indent=2)
+        try:  # written aside and renamed: never half a file
+            replace_text(Path(args.json), json.dumps(summary, indent=2))
         except OSError as err:
             print(f"error: could not write {args.json} ({err.strerror or err}); the summary "
                   f"is printed above, pick a writable --json path next time", file=sys.stderr)

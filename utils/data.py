@@ -37,6 +37,7 @@ LABEL = "SalePrice"
 DOWNLOAD_DEADLINE = 300.0   # seconds for a whole file; ~450 KB each, so ~1.5 KB/s still makes it
 READ_TIMEOUT = 30.0         # seconds of silence before a read gives up (bounded by the deadline)
 PROGRESS_MIN_BYTES = 1 << 18  # show a progress bar for downloads of 256 KiB or more
+MAX_DOWNLOAD_BYTES = 4 << 20  # each real file is about 450 KB: a mirror sending more is broken
 
 # name -> (d2l mirror URL, SHA-1): the values d2l's own DATA_HUB registers for these files.
 HOUSE_FILES = {
@@ -61,6 +62,16 @@ TRAIN_COLUMNS = (
     'MoSold', 'YrSold', 'SaleType', 'SaleCondition', 'SalePrice',
 )
 TEST_COLUMNS = tuple(c for c in TRAIN_COLUMNS if c != LABEL)
+# Columns that hold numbers (or nothing) in every row of both real files; one text value in one
+# row would make pandas read the whole column as text and one-hot encode every value.
+NUMERIC_COLUMNS = (
+    'MSSubClass', 'LotFrontage', 'LotArea', 'OverallQual', 'OverallCond', 'YearBuilt',
+    'YearRemodAdd', 'MasVnrArea', 'BsmtFinSF1', 'BsmtFinSF2', 'BsmtUnfSF', 'TotalBsmtSF',
+    '1stFlrSF', '2ndFlrSF', 'LowQualFinSF', 'GrLivArea', 'BsmtFullBath', 'BsmtHalfBath',
+    'FullBath', 'HalfBath', 'BedroomAbvGr', 'KitchenAbvGr', 'TotRmsAbvGrd', 'Fireplaces',
+    'GarageYrBlt', 'GarageCars', 'GarageArea', 'WoodDeckSF', 'OpenPorchSF', 'EnclosedPorch',
+    '3SsnPorch', 'ScreenPorch', 'PoolArea', 'MiscVal', 'MoSold', 'YrSold',
+)
 
 
 class DataError(RuntimeError):
@@ -164,6 +175,10 @@ def _search_folders(data_dir):
     return folders
 
 
+class _TooLarge(Exception):
+    """Raised by _fetch when a body is (or announces to be) larger than MAX_DOWNLOAD_BYTES."""
+
+
 class _DeadlinePassed(Exception):
     """Raised by _fetch when the overall deadline passed; download_file words the message."""
 
@@ -202,14 +217,18 @@ def _fetch(url, fileobj):
         response.raise_for_status()
         length = response.headers.get("Content-Length", "")
         total = int(length) if length.isdigit() else None
+        if total is not None and total > MAX_DOWNLOAD_BYTES:
+            raise _TooLarge(f"announces {total} bytes")
         received = 0
         with tqdm(total=total, desc=url.rsplit("/", 1)[-1], unit="B", unit_scale=True,
                   disable=total is None or total < PROGRESS_MIN_BYTES) as bar:
             for chunk in _chunks(response):
                 if time.monotonic() - started > deadline:
                     raise _DeadlinePassed(received, total)
-                fileobj.write(chunk)
                 received += len(chunk)
+                if received > MAX_DOWNLOAD_BYTES:  # junk without end: stop before the disk
+                    raise _TooLarge(f"sent more than {MAX_DOWNLOAD_BYTES} bytes")
+                fileobj.write(chunk)
                 bar.update(len(chunk))
 
 
@@ -260,6 +279,11 @@ def _download_into(fileobj, url, folder):
             f"downloading {url} did not finish within {DOWNLOAD_DEADLINE:g} s "
             f"({late.received}{of} bytes arrived): the connection is too slow or stalled; "
             f"try again later. {offline}") from None
+    except _TooLarge as large:
+        raise DataNotFound(
+            f"downloading {url} was stopped: the server {large} (the real file is about "
+            f"450 KB, and at most {MAX_DOWNLOAD_BYTES} bytes are accepted), so it is not the "
+            f"Kaggle file; nothing was kept. {offline}") from None
     except (requests.RequestException, urllib3.exceptions.HTTPError) as err:
         raise DataNotFound(f"could not download {url} ({type(err).__name__}: {err}). "
                            f"{offline}") from err
@@ -301,11 +325,25 @@ def check_columns(df, expected, what):
                           f"(d2l mirror) or rename the columns back.")
 
 
-def check_labels(train_df):
+def _check_separator(header, what):
+    """FormatError when a one-field header holds another separator: a ;- or tab-separated file
+    read as CSV has one column, and every later check would name the wrong cause."""
+    if len(header) != 1:
+        return
+    for separator, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
+        if separator in str(header[0]):
+            raise FormatError(
+                f"{what} separates its fields with {name}, not commas (its header is one "
+                f"field: {str(header[0])[:40]!r}...); save it as comma-separated CSV, e.g. "
+                f"pd.read_csv(path, sep={separator!r}).to_csv(path, index=False)")
+
+
+def check_labels(train_df, what="the training data"):
     """Raise LabelError unless every SalePrice is a finite positive number (log needs y > 0)."""
+    _check_separator(list(train_df.columns), what)
     if LABEL not in train_df.columns:
-        raise SchemaError(f"the training data has no {LABEL} column; did you pass the test "
-                          f"file ({TEST_FILE}) as training data?")
+        raise SchemaError(f"{what} has no {LABEL} column; did you pass the test file "
+                          f"({TEST_FILE}) as training data?")
     prices = pd.to_numeric(train_df[LABEL], errors="coerce")
     ids = train_df["Id"] if "Id" in train_df.columns else train_df.index
     problems = []
@@ -361,19 +399,38 @@ def check_rows(df, what, last_column=None):
                               f"use the complete Kaggle file")
 
 
+def check_numbers(df, what):
+    """Raise FormatError naming column, row and value when a numeric column holds text
+    (`12500sqft`, `1,200`): pandas would read the column as text without a word."""
+    for column in NUMERIC_COLUMNS:
+        if column not in df.columns or pd.api.types.is_numeric_dtype(df[column]):
+            continue
+        values = df[column]
+        bad = pd.to_numeric(values, errors="coerce").isna() & values.notna()
+        if bad.any():
+            first = int(np.flatnonzero(bad.to_numpy())[0])
+            raise FormatError(f"{what}: column {column} holds text {values.iloc[first]!r} in "
+                              f"{_rows_named(df, bad)}, counting rows from 0; it must be a "
+                              f"number: fix those values or use the unmodified Kaggle CSV")
+
+
 def check_house_frames(train_df, test_df, train_name="the training data",
                        test_name="the test data"):
     """Every check load_house_data makes, for frames you loaded yourself.
 
-    Columns, rows (empty, Ids, cut short), labels, and Ids shared by the two frames.
+    Columns, rows (empty, Ids, cut short), labels, text in numeric columns, and Ids shared by
+    the two frames.
     """
+    _check_separator(list(test_df.columns), test_name)
     if LABEL not in train_df.columns:
-        check_labels(train_df)  # raises the "no SalePrice" error
+        check_labels(train_df, train_name)  # raises the "no SalePrice" error
     check_columns(train_df, TRAIN_COLUMNS, train_name)
     check_columns(test_df, TEST_COLUMNS, test_name)
     check_rows(train_df, train_name)  # a cut-short training row lacks SalePrice: check_labels
     check_rows(test_df, test_name, last_column=TEST_COLUMNS[-1])
-    check_labels(train_df)
+    check_labels(train_df, train_name)
+    check_numbers(train_df, train_name)
+    check_numbers(test_df, test_name)
     shared = np.intersect1d(pd.to_numeric(train_df["Id"]), pd.to_numeric(test_df["Id"]))
     if len(shared):
         raise IdError(f"Ids {shared[:5].astype(int).tolist()} ({len(shared)} in all) are in "
@@ -404,6 +461,7 @@ def read_csv(path):
         if not header or not any(field.strip() for field in header):
             raise FormatError(f"{path} is empty; use the complete Kaggle file (delete it to "
                               f"download it again)")
+        _check_separator(header, path)
         rows = 0
         for row in reader:
             if not row:
@@ -479,6 +537,10 @@ def to_ndarrays(X_train_df, y_train_series, X_test_df, ctx=None):
     if len(X_train_df) != len(y_train_series):
         raise DataError(f"X_train has {len(X_train_df)} rows but y_train has "
                         f"{len(y_train_series)}; pass the labels of the same rows")
+    if hasattr(y_train_series, "index") and not X_train_df.index.equals(y_train_series.index):
+        raise DataError("X_train and y_train have different row labels (index), so each "
+                        "house would get another house's price; pass the labels of the same "
+                        "rows, in the same order (y = train_df.loc[X_train.index, 'SalePrice'])")
     if X_test_df is not None and list(X_test_df.columns) != list(X_train_df.columns):
         raise DataError("X_train and X_test have different columns; build both with one "
                         "preprocess() call")

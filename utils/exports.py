@@ -4,6 +4,8 @@ save_figure (utils/plot.py) write: figures.json, run.json, index.html and the fo
 Readers never see a half-written file or a folder with old and new mixed: files are written
 aside and renamed into place, a notebook's folder is swapped in by renames on one filesystem,
 one run at a time holds `.run.lock`, and a killed run's leftovers are undone by the next run.
+Nothing is written through a symlink or hard link found in the folder (the lock, an export
+folder, a leftover): links are refused or replaced, so writes stay inside the folder.
 
 Only the standard library here: the runner must import without MXNet, d2l or matplotlib, and
 utils.plot takes its names and manifest rule from here, so the two always agree.
@@ -25,6 +27,7 @@ EXPORTS_ENV = "COURSE_EXPORTS_DIR"  # the runner points it at a staging folder
 NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 MANIFEST = "figures.json"
 LOCK_NAME = ".run.lock"
+INTERACTIVE = "interactive"  # exports/interactive/<notebook>/: notebooks run outside the runner
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # Leftovers of an interrupted run, in the exports folder (see recover_leftovers).
 SET_ASIDE = re.compile(r"^\.(?P<stem>[a-z0-9][a-z0-9_\-]*)\.old\.\d+$")
@@ -61,10 +64,33 @@ def signals_deferred(signals=STOP_SIGNALS):
 
 
 def _write_aside(target, write):
-    """write(temp path) next to `target`, then rename: readers never see a half-written file."""
-    tmp = target.with_name(f".{target.name}.tmp")
-    write(tmp)
-    os.replace(tmp, target)
+    """write(temp path) next to `target`, then rename: readers never see a half-written file.
+
+    The temp file is new (O_EXCL, so never a planted symlink) and removed when anything fails
+    (a full disk, Ctrl-C), so no `.tmp` debris is left.
+    """
+    target = Path(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; exports are for reading
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def remove(path):
+    """Remove a file, a symlink (never what it points to) or a folder; quietly if gone."""
+    path = Path(path)
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def replace_file(source, target):
@@ -140,6 +166,14 @@ def read_run_info(folder):
     return {**info, "seconds": seconds}
 
 
+def _changed_parameters(info):
+    """'NUM_EPOCHS=5, SEED=3' from run.json's parameters (the `-p` values), or ''."""
+    parameters = info.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        return "unknown (run.json damaged)"
+    return ", ".join(f"{k}={v!r}" for k, v in parameters.items())
+
+
 def prepare_exports_dir(exports_dir, source):
     """The exports folder, created if missing; RunnerError when it cannot be one.
 
@@ -159,29 +193,83 @@ def prepare_exports_dir(exports_dir, source):
     return exports_dir.resolve()
 
 
-@contextmanager
-def exports_lock(exports_dir):
-    """One run at a time per exports folder: a second one is refused, naming the first's pid."""
-    try:
+class _Lock:
+    """The exports folder's `.run.lock`, held with flock and naming this run's pid."""
+
+    def __init__(self, exports_dir):
         import fcntl
-    except ImportError:  # not POSIX: no lock
-        yield
-        return
-    path = Path(exports_dir) / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+        self.fcntl, self.exports_dir = fcntl, Path(exports_dir)
+        self.path, self.fd = self.exports_dir / LOCK_NAME, None
+
+    def acquire(self):
+        """Lock the file at `.run.lock` (created if missing, never followed if a symlink)."""
+        path = self.path
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as err:
+            what = ("a symbolic link" if path.is_symlink() else "a folder" if path.is_dir()
+                    else "")
+            if not what:
+                raise RunnerError(f"cannot create the run lock {path} ({err.strerror or err}); "
+                                  f"free some space or make the folder writable") from None
+            raise RunnerError(f"{path} is {what}, not the lock file runs write their pid to; "
+                              f"remove it and run again") from None
+        if os.fstat(fd).st_nlink > 1:  # a hard link: writing the pid would change another file
+            os.close(fd)
+            raise RunnerError(f"{path} is a hard link to another file, not the lock file runs "
+                              f"write their pid to; remove it and run again")
+        try:
+            self.fcntl.flock(fd, self.fcntl.LOCK_EX | self.fcntl.LOCK_NB)
         except OSError:
             other = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
             raise RunnerError(
-                f"another run (pid {other}) is writing to {exports_dir}; wait for it to finish, "
-                f"stop it (kill -INT {other}), or pass another --exports-dir") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield
+                f"another run (pid {other}) is writing to {self.exports_dir}; wait for it to "
+                f"finish, stop it (kill -INT {other}), or pass another --exports-dir") from None
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+        except OSError as err:
+            os.close(fd)
+            raise RunnerError(f"cannot write the run lock {path} ({err.strerror or err}); free "
+                              f"some space and run again") from None
+        self.release()
+        self.fd = fd
+
+    def keep(self):
+        """Take the lock again if a notebook removed `.run.lock` or the whole exports folder
+        (a second run could otherwise start); RunnerError when another run took it meanwhile."""
+        try:
+            held = os.fstat(self.fd)
+            now = os.lstat(self.path)
+            if (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino):
+                return False
+        except OSError:
+            pass
+        self.exports_dir.mkdir(parents=True, exist_ok=True)
+        self.acquire()
+        return True
+
+    def release(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+@contextmanager
+def exports_lock(exports_dir):
+    """One run at a time per exports folder: a second one is refused, naming the first's pid.
+    Yields a function that re-takes the lock if a notebook removed it (True when it did)."""
+    try:
+        lock = _Lock(exports_dir)
+    except ImportError:  # not POSIX: no lock
+        yield lambda: False
+        return
+    lock.acquire()
+    try:
+        yield lock.keep
     finally:
-        os.close(fd)  # releases the lock
+        lock.release()
 
 
 def install(new, target):
@@ -191,10 +279,10 @@ def install(new, target):
     back. A crash between them leaves `.<stem>.old.<pid>`, which the next run puts back.
     """
     old = target.with_name(f".{target.name}.old.{os.getpid()}")
-    shutil.rmtree(old, ignore_errors=True)
+    remove(old)
     try:
         with signals_deferred():
-            set_aside = target.exists()
+            set_aside = os.path.lexists(target)  # a symlink is set aside too, not followed
             if set_aside:
                 os.replace(target, old)
             try:
@@ -204,7 +292,7 @@ def install(new, target):
                     os.replace(old, target)
                 raise
     finally:  # also when a signal held back above is acted on now
-        shutil.rmtree(old, ignore_errors=True)
+        remove(old)
 
 
 def recover_leftovers(exports_dir, log=None):
@@ -216,18 +304,18 @@ def recover_leftovers(exports_dir, log=None):
     actions = []
     for entry in sorted(Path(exports_dir).iterdir()):
         set_aside, name = SET_ASIDE.match(entry.name), entry.name
-        if set_aside and entry.is_dir():
+        if set_aside and (entry.is_dir() or entry.is_symlink()):
             target = entry.with_name(set_aside.group("stem"))
-            if target.exists():
-                shutil.rmtree(entry, ignore_errors=True)
+            if os.path.lexists(target):
+                remove(entry)
                 actions.append(f"removed {name}, left by an interrupted run")
             else:
                 os.replace(entry, target)
                 actions.append(f"put back {target.name}/ from {name}, left by an interrupted run")
-        elif STAGING.match(name) and entry.is_dir():
-            shutil.rmtree(entry, ignore_errors=True)
+        elif STAGING.match(name) and (entry.is_dir() or entry.is_symlink()):
+            remove(entry)
             actions.append(f"removed {name}, left by an interrupted run")
-        elif TEMP_FILE.match(name) and entry.is_file():
+        elif TEMP_FILE.match(name) and (entry.is_file() or entry.is_symlink()):
             entry.unlink(missing_ok=True)
             actions.append(f"removed {name}, left by an interrupted run")
     for line in actions:
@@ -252,7 +340,7 @@ def write_index(exports_dir, results, lang="en", caption=None):
     esc, this_run = html.escape, {r.stem: r for r in results}
     earlier = {p.parent.name for p in exports_dir.glob("*/run.json")
                if NAME.match(p.parent.name) and p.parent.is_dir()}
-    rows, thumbs = [], []
+    rows, thumbs, any_changed = [], [], False
     for stem in sorted(set(this_run) | earlier):
         folder, result, notes = exports_dir / stem, this_run.get(stem), []
         seconds = ""
@@ -273,13 +361,21 @@ def write_index(exports_dir, results, lang="en", caption=None):
         except ExportError as err:
             figures = []
             notes.append(str(err))
+        changed = ""
+        if (folder / "run.json").is_file():
+            try:
+                changed = _changed_parameters(read_run_info(folder))
+            except ExportError:
+                pass  # already noted above for earlier runs; this run wrote it just now
+        if changed:
+            any_changed = True
         if notes:
             status += "; " + "; ".join(notes)
         name = esc(stem)
         if (folder / f"{stem}.html").exists():
             name = f'<a href="{esc(quote(f"{stem}/{stem}.html"))}">{name}</a>'
         rows.append(f"<tr><td>{name}</td><td>{esc(status)}</td><td>{seconds}</td>"
-                    f"<td>{len(figures)}</td></tr>")
+                    f"<td>{len(figures)}</td><td>{esc(changed) or esc(edition.defaults)}</td></tr>")
         for fig in figures:
             text = caption(stem, fig)
             png, svg = (esc(quote(f"{stem}/{fig[k]}")) for k in ("png", "svg"))
@@ -287,6 +383,7 @@ def write_index(exports_dir, results, lang="en", caption=None):
                 f'<figure><a href="{svg}"><img src="{png}" alt="{esc(text)}"></a>'
                 f'<figcaption><b>{esc(stem)}</b> / {esc(fig["name"])}: {esc(text)}'
                 "</figcaption></figure>")
+    changed_note = f'<p class="changed">{edition.changed_note}</p>\n' if any_changed else ""
     other, other_text = edition.other
     other = (f'<p><a href="{esc(other)}" lang="{"en" if lang != "en" else "zh-CN"}">'
              f'{esc(other_text)}</a></p>' if (exports_dir / other).resolve().is_file() else "")
@@ -296,13 +393,13 @@ def write_index(exports_dir, results, lang="en", caption=None):
 <style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}
 figure{{display:inline-block;width:260px;margin:.5em;vertical-align:top}}
-img{{width:100%;border:1px solid #eee}}</style></head>
+img{{width:100%;border:1px solid #eee}} .changed{{background:#fff3cd;padding:.5em}}</style></head>
 <body>{other}<h1>{esc(edition.notebooks_heading)}</h1>
-<table><tr>{heads}</tr>
+{changed_note}<table><tr>{heads}</tr>
 {chr(10).join(rows)}
 </table>
 <h1>{esc(edition.figures_heading)}</h1>
-<p>{esc(edition.click_hint)}</p>
+<p>{edition.click_hint.format(interactive=INTERACTIVE)}</p>
 {chr(10).join(thumbs)}
 </body></html>
 """

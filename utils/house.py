@@ -224,11 +224,19 @@ def _predictor(net, mean):
     return lambda X: net(X).asnumpy().ravel() + mean
 
 
+def spare_biases(net):
+    """Exempt every bias of `net` from a Trainer's `wd` (Gluon decays biases too by default:
+    wd_mult is 1.0 for every parameter). Shrinking a bias towards 0 does not fight
+    overfitting; it only pulls predictions towards 0."""
+    net.collect_params(".*bias").setattr("wd_mult", 0.0)
+    return net
+
+
 @dataclass
 class GluonRegressor:
     """Dense(1) (linear) or a one-hidden-layer MLP with dropout (丢弃法), trained by Adam.
 
-    weight_decay (权重衰减) acts on weights only: shrinking biases does not fight overfitting.
+    weight_decay (权重衰减) acts on weights only (`spare_biases`).
     batch_size=None trains full-batch (every step sees all training rows).
     """
     hidden: int = 0
@@ -245,10 +253,7 @@ class GluonRegressor:
             net.add(nn.Dense(self.hidden, activation="relu"), nn.Dropout(self.dropout))
         net.add(nn.Dense(1))
         net.initialize(mx.init.Xavier() if self.hidden else mx.init.Uniform())
-        net(X[:1])  # materialize shapes to set wd_mult
-        for name, param in net.collect_params().items():
-            if name.endswith("bias"):
-                param.wd_mult = 0.0
+        spare_biases(net)
         y, mean = _centred(y)
         training.train(net, X, y, num_epochs=self.num_epochs, learning_rate=self.learning_rate,
                        batch_size=self.batch_size or X.shape[0],

@@ -1,6 +1,7 @@
 """The two editions the runner knows: where their notebooks are, where their exports go, and
-the words of their gallery page. English is the source; the Chinese edition (notebooks/zh/,
-kept in step by utils/translation.py) has the same code and exports into exports/zh/.
+the words of their gallery page and HTML export. English is the source; the Chinese edition
+(notebooks/zh/, kept in step by utils/translation.py) has the same code and exports into
+exports/zh/.
 
 Only the standard library: the runner and utils/exports.py import this.
 """
@@ -16,17 +17,31 @@ class Edition:
     title: str
     notebooks_heading: str
     figures_heading: str
-    columns: tuple       # notebook, status, seconds, figures
-    click_hint: str
+    columns: tuple       # notebook, status, seconds, figures, parameters
+    defaults: str        # the parameters column of a run with the notebook's own defaults
+    changed_note: str    # HTML: shown when a run used -p values
+    click_hint: str      # HTML; {interactive} is the folder of runs outside the runner
+    answer_code: str     # summary of a collapsed `answer` code cell in the HTML export
     other: tuple         # (link from this gallery to the other edition's, its text)
 
 
 EDITIONS = {
-    "en": Edition("en", "en", "notebooks", "", "Exported figures", "Notebooks", "Figures",
-                  ("notebook", "status", "seconds", "figures"), "Click a thumbnail for the SVG.",
-                  ("zh/index.html", "中文版")),
-    "zh": Edition("zh", "zh-CN", "notebooks/zh", "zh", "导出的图", "笔记本", "图",
-                  ("笔记本", "状态", "秒", "图数"), "点击缩略图可打开 SVG 矢量图。",
-                  ("../index.html", "English edition")),
+    "en": Edition(
+        "en", "en", "notebooks", "", "Exported figures", "Notebooks", "Figures",
+        ("notebook", "status", "seconds", "figures", "parameters"), "defaults",
+        "<b>Not the full-size defaults:</b> the figures of the notebooks whose parameters column "
+        "lists values were made with those <code>-p</code> values, so they may differ from what "
+        "the notebooks' text describes.",
+        "Click a thumbnail for the SVG. Figures of notebooks run outside the runner (JupyterLab,\n"
+        "nbconvert, papermill) are in <code>{interactive}/</code>, not shown here.",
+        "Answer (code)", ("zh/index.html", "中文版")),
+    "zh": Edition(
+        "zh", "zh-CN", "notebooks/zh", "zh", "导出的图", "笔记本", "图",
+        ("笔记本", "状态", "秒", "图数", "参数"), "默认值",
+        "<b>不是完整规模的默认设置：</b>“参数”一栏列出取值的笔记本，其图是用这些 "
+        "<code>-p</code> 取值画的，可能与笔记本正文的描述不同。",
+        "点击缩略图可打开 SVG 矢量图。在运行器之外（JupyterLab、nbconvert、papermill）运行的"
+        "笔记本，其图保存在 <code>../{interactive}/</code> 中，不在此页显示。",
+        "答案（代码）", ("../index.html", "English edition")),
 }
 DEFAULT = "en"

@@ -1,9 +1,10 @@
 """Plot helpers: thin wrappers over d2l and matplotlib, plus exports with stable names.
 
 Every figure a notebook shows is also written by `save_figure` as PNG and SVG under
-`exports/<notebook>/`, with a `figures.json` manifest (name and caption) that the runner
-turns into the gallery page. The runner points `COURSE_EXPORTS_DIR` at a staging folder so a
-re-run replaces a notebook's exports as a whole.
+`exports/<notebook>/` (`exports/interactive/<notebook>/` outside the runner), with a
+`figures.json` manifest (name and caption) that the runner turns into the gallery page. The
+runner points `COURSE_EXPORTS_DIR` at a staging folder so a re-run replaces a notebook's
+exports as a whole.
 """
 import json
 import os
@@ -14,7 +15,8 @@ from pathlib import Path
 from d2l import mxnet as d2l
 from matplotlib import pyplot as plt
 
-from utils.exports import EXPORTS_ENV, MANIFEST, NAME as _NAME  # shared with the runner
+# shared with the runner
+from utils.exports import EXPORTS_ENV, INTERACTIVE, MANIFEST, NAME as _NAME
 from utils.exports import ExportError, read_figures, replace_text, signals_deferred
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -36,8 +38,10 @@ def set_notebook(name):
 
 
 def exports_root():
-    """`$COURSE_EXPORTS_DIR` when the runner sets it, else `exports/` in the repo."""
-    return Path(os.environ.get(EXPORTS_ENV) or REPO_ROOT / "exports")
+    """`$COURSE_EXPORTS_DIR` when the runner sets it, else `exports/interactive/` in the repo:
+    a notebook run in JupyterLab, nbconvert or papermill never writes into the runner's
+    `exports/<notebook>/`, beside another run's HTML and run.json."""
+    return Path(os.environ.get(EXPORTS_ENV) or REPO_ROOT / "exports" / INTERACTIVE)
 
 
 def use_svg_display():
@@ -86,6 +90,9 @@ def save_figure(fig, name, caption="", notebook=None):
     if root.exists() and not root.is_dir():
         raise ExportError(f"exports folder {root} is a file; point ${EXPORTS_ENV} at a folder")
     folder = root / notebook
+    if folder.is_symlink():  # figures stay inside the exports folder
+        raise ExportError(f"{folder} is a symbolic link; remove it (figures are written only "
+                          f"inside {root})")
     folder.mkdir(parents=True, exist_ok=True)
     entries = read_manifest(folder)  # damaged: stop here, before any figure is written
     pairs = []
@@ -93,6 +100,7 @@ def save_figure(fig, name, caption="", notebook=None):
         for ext, extra in (("png", {"dpi": 150}), ("svg", {})):
             tmp = folder / f".{name}.tmp.{ext}"
             pairs.append((tmp, folder / f"{name}.{ext}"))
+            tmp.unlink(missing_ok=True)  # a planted symlink is removed, not written through
             fig.savefig(tmp, format=ext, bbox_inches="tight", **extra)
         _replace_together(pairs)
     finally:  # never leave a half-written figure behind

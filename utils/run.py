@@ -15,17 +15,22 @@ utils/exports.py does the swap, the lock and index.html):
     exports/<stem>/         figures (PNG+SVG) and figures.json, <stem>.ipynb, <stem>.html, run.json
     exports/submission.csv  copied from a notebook folder holding one: the house-price notebook
                             writes plot.exports_root() / "<stem>" / "submission.csv"
-    exports/index.html      summary table (this run, plus earlier runs' notebooks) and every
-                            figure as a thumbnail linking to its SVG
+    exports/index.html      summary table (this run, plus earlier runs' notebooks, with the -p
+                            values each ran with) and every figure as a thumbnail linking to
+                            its SVG
+    exports/interactive/    what notebooks run outside the runner export (utils.plot)
 
 Exit code: 0 when every notebook ran, 1 when any failed, 2 for bad arguments (nothing ran),
 128 + the signal number when interrupted (130 for Ctrl-C).
 
 Decisions:
-- Parameters: `-p NAME VALUE` values are Python literals (`5`, `1e-3`, `True`, `[1, 2]`), any
-  other text is a string. A notebook receives only the names its `parameters` cell declares (a
-  papermill cell injected after it); a name no selected notebook declares is an error, so a
-  typo never runs the full-size defaults silently.
+- Parameters: `-p NAME VALUE` text is read as the type of NAME's default in the notebook's
+  `parameters` cell (or its `NAME: float = 5` annotation): `true`/`false` for a bool, a whole
+  number for an int, a number for a float (no `1/1000`), the text as it is for a str, a Python
+  literal for a list or None; anything else is refused before anything runs, naming both. A
+  value equal to the default is dropped. A notebook receives only the names its `parameters`
+  cell declares (a papermill cell injected after it); a name no selected notebook declares is
+  an error, so a typo never runs the full-size defaults silently.
 - A failing cell stops its notebook. Its previous `exports/<stem>/` stays untouched, and the
   executed copy with the traceback goes to `exports/<stem>.failed.ipynb` for debugging (removed
   by the next successful run). The other notebooks still run; the exit code is 1.
@@ -36,6 +41,10 @@ Decisions:
   must raise exactly that class; otherwise the notebook fails.
 - Cells tagged `check` run like any other cell (a failing check fails the notebook) and are
   kept in the executed .ipynb, but left out of the HTML export: they are tests, not reading.
+  In the HTML, cells tagged `answer` are collapsed (<details>), math is drawn at export time
+  (no MathJax download), and there are no In/Out prompts.
+- Writes stay inside the exports folder: files are written aside and renamed, symlinks
+  (`.run.lock`, an export folder) are never followed, and a full disk ends in a summary.
 - "cell N" counts all cells (markdown too) of the stored notebook, from 1.
 - Ctrl-C (SIGINT) or SIGTERM stops the whole run at once: the running notebook's kernel is
   killed, its exports stay as they were, no further notebook starts, one line says which
@@ -50,6 +59,8 @@ import ast
 import asyncio
 import atexit
 import concurrent.futures
+import copy
+import html
 import json
 import math
 import os
@@ -67,12 +78,13 @@ from pathlib import Path
 import nbformat
 from queue import Empty
 
+from jinja2 import DictLoader
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+from nbclient.exceptions import CellExecutionError, CellTimeoutError
 from nbconvert import HTMLExporter
 from papermill.inspection import inspect_notebook
 from papermill.parameterize import parameterize_notebook
@@ -81,8 +93,8 @@ from traitlets import Type, default
 from traitlets.config import Config
 
 from utils.languages import DEFAULT as DEFAULT_LANG, EDITIONS
-from utils.exports import (EXPORTS_ENV, NAME, STOP_SIGNALS, ExportError, RunnerError,
-                           count_figures, exports_lock, install, prepare_exports_dir,
+from utils.exports import (EXPORTS_ENV, INTERACTIVE, LOCK_NAME, NAME, STOP_SIGNALS, ExportError,
+                           RunnerError, count_figures, exports_lock, install, prepare_exports_dir,
                            read_figures, recover_leftovers, replace_file, replace_text,
                            signals_deferred, write_index)
 
@@ -225,11 +237,56 @@ def stop_on_signals():
 
 
 def parse_value(text):
-    """`-p` values: a Python literal when the text is one, else the text itself."""
+    """`-p` values for a parameter whose default is None: a Python literal, else the text."""
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return text
+
+
+BOOL_WORDS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
+
+
+def _literal(text):
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+
+
+def typed_value(value, default, annotation=None):
+    """`value` as the type of the parameter's default (or its `NAME: type = ...` annotation).
+
+    Text (from `-p`) is read as that type; other values must already be of it. Returns
+    (value, "") or (None, what to give instead).
+    """
+    kind = annotation if annotation in ("bool", "int", "float", "str", "list", "tuple",
+                                        "dict") else type(default).__name__
+    text = value if isinstance(value, str) else None
+    if kind == "NoneType":
+        return (parse_value(text) if text is not None else value), ""
+    if kind == "str":
+        return (text, "") if text is not None else (None, "text")
+    if kind == "bool":
+        if text is not None:
+            value = BOOL_WORDS.get(text.strip().lower(), value)
+        return (value, "") if isinstance(value, bool) else (None, "True or False")
+    if text is not None:
+        value = _literal(text)
+    if kind in ("int", "float"):
+        real = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not real or not math.isfinite(value):
+            return None, f"a finite number{' (whole)' if kind == 'int' else ''}, e.g. {default}"
+        if kind == "float":
+            return float(value), ""
+        if isinstance(value, float) and not value.is_integer():
+            return None, (f"a whole number like its default {default} (to allow fractions, "
+                          f"write the default as {float(default)} in the `parameters` cell)")
+        return int(value), ""
+    expected = {"list": list, "tuple": tuple, "dict": dict}.get(kind)
+    if expected is not None and isinstance(value, expected):
+        return value, ""
+    return None, f"a {kind} literal like its default {default!r}"
 
 
 def find_notebooks(names, notebooks_dir):
@@ -264,6 +321,9 @@ def load_notebook(path):
         raise UnreadableNotebook(
             f"{path.name}: its name becomes the export folder, so use lower-case letters, "
             f"digits, _ and - (e.g. 04_my_notes.ipynb); rename it")
+    if path.stem == INTERACTIVE:
+        raise UnreadableNotebook(f"{path.name}: exports/{INTERACTIVE}/ holds the figures of "
+                                 f"notebooks run outside the runner; rename the notebook")
     try:
         text = path.read_bytes().decode("utf-8")
     except OSError as err:
@@ -287,15 +347,31 @@ def load_notebook(path):
 
 
 def split_parameters(notebooks, parameters):
-    """{notebook: the parameters its `parameters` cell declares}; unknown names are an error."""
-    declared = {nb: set(inspect_notebook(str(nb))) for nb in notebooks}
+    """{notebook: its parameters, each read as the type of its default in the `parameters`
+    cell}; a name no notebook declares, or a value its type cannot take, is an error."""
+    declared = {nb: inspect_notebook(str(nb)) for nb in notebooks}
     unknown = set(parameters) - set().union(set(), *declared.values())
     if unknown:
         known = ", ".join(sorted(set().union(set(), *declared.values()))) or "none"
         raise RunnerError(f"no selected notebook declares {', '.join(sorted(unknown))} in its "
                           f"`parameters` cell; declared: {known}")
-    return {nb: {k: v for k, v in parameters.items() if k in names}
-            for nb, names in declared.items()}
+    split = {}
+    for nb, names in declared.items():
+        split[nb] = {}
+        for name in parameters.keys() & names.keys():
+            source = names[name]["default"]
+            default = _literal(source) if source.strip() != "None" else None
+            value, wanted = typed_value(parameters[name], default,
+                                        names[name].get("inferred_type_name"))
+            if wanted:
+                raise RunnerError(f"-p {name} {parameters[name]!r}: {Path(nb).stem} has "
+                                  f"{name} = {source.strip()} in its `parameters` cell, so give "
+                                  f"{wanted}")
+            if type(value) is type(default) and value == default:
+                continue  # the default: nothing changed (run.json and the gallery say so)
+            split[nb][name] = value
+        split[nb] = {k: split[nb][k] for k in parameters if k in split[nb]}  # given order
+    return split
 
 
 def cell_number(nb, index):
@@ -322,13 +398,17 @@ def execute(nb, cwd, env, timeout, progress=True, desc=""):
     if _loop_running_here():
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="notebook") as pool:
             return pool.submit(execute, nb, cwd, env, timeout, progress, desc).result()
-    code_cells = sum(c.cell_type == "code" and bool(c.source.strip()) for c in nb.cells)
-    bar = tqdm(total=code_cells, desc=desc, unit="cell", disable=not progress, file=sys.stderr)
+    # the bar counts the stored notebook's cells (markdown too), as "cell N" in errors does
+    cells = cell_number(nb, len(nb.cells) - 1) if nb.cells else 0
+    bar = tqdm(total=cells, desc=desc, unit="cell", disable=not progress, file=sys.stderr)
     current, stop = {}, []
 
     def started(cell, cell_index):
         current["index"] = cell_index
-        bar.set_postfix_str(f"cell {cell_number(nb, cell_index)}")
+        bar.set_postfix_str(f"running cell {cell_number(nb, cell_index)}")
+
+    def executed(cell, cell_index, **_):
+        bar.update(cell_number(nb, cell_index) - bar.n)
 
     def where():
         return f"cell {cell_number(nb, current['index'])}" if current else "kernel start"
@@ -336,7 +416,7 @@ def execute(nb, cwd, env, timeout, progress=True, desc=""):
     client = NotebookClient(
         nb, kernel_name="python3", kernel_manager_class=_ThisPythonKernel, timeout=timeout,
         startup_timeout=120, resources={"metadata": {"path": str(cwd)}},
-        on_cell_start=started, on_cell_executed=lambda **_: bar.update(1))
+        on_cell_start=started, on_cell_executed=executed)
     loop = _RunnerLoop()
     task = loop.create_task(client.async_execute(env=env))
 
@@ -356,14 +436,27 @@ def execute(nb, cwd, env, timeout, progress=True, desc=""):
         _close(loop)
         # nbclient unregisters this itself only when the kernel had started
         atexit.unregister(client._cleanup_kernel)
+        if error is None and not stop:
+            bar.update(cells - bar.n)  # markdown cells after the last code cell
         bar.close()
     if stop:
         raise Interrupted(stop[0], where()) from None
     if isinstance(error, CellExecutionError):
-        raise NotebookFailed(f"{where()} raised {error.ename}: {error.evalue}") from error
-    if error is not None:  # kernel died, cell timeout, kernel did not start
-        raise NotebookFailed(f"{where()}: {type(error).__name__}: {error}") from error
+        raise NotebookFailed(f"{where()} raised {error.ename}: "
+                             f"{first_line(error.evalue)}") from error
+    if isinstance(error, CellTimeoutError):  # its message previews the cell: not repeated
+        raise NotebookFailed(f"{where()} ran longer than the cell timeout ({timeout} s); find "
+                             f"what hangs, or raise --cell-timeout") from error
+    if error is not None:  # kernel died, kernel did not start
+        raise NotebookFailed(f"{where()}: {type(error).__name__}: "
+                             f"{first_line(error)}") from error
     return nb
+
+
+def first_line(message):
+    """The first non-empty line of an error message: failures are reported in one line."""
+    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
+    return (lines[0] + (" ..." if len(lines) > 1 else "")) if lines else ""
 
 
 def _close(loop):
@@ -408,15 +501,98 @@ def expected_error_problems(nb):
     return problems
 
 
+ANSWER_TAG = "answer"
+# The lab template, with cells tagged `answer` collapsed as the prose answers are (<details>)
+# and no MathJax: math is rendered at export time (below), so the page needs no network.
+HTML_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js_mathjax -%}
+<style>details.answer > summary {font-family: var(--jp-content-font-family);
+  font-size: var(--jp-content-font-size1); margin: 0 0 .5em 12px; cursor: pointer}</style>
+{%- endblock html_head_js_mathjax -%}
+{% block codecell %}
+{%- if '""" + ANSWER_TAG + """' in cell.metadata.get('tags', []) -%}
+<details class="answer"><summary>Answer (code)</summary>
+{{ super() }}
+</details>
+{%- else -%}
+{{ super() }}
+{%- endif -%}
+{% endblock codecell %}
+"""
+# $$display$$ or $inline$ (one paragraph at most); \$ is a dollar sign
+MATH = re.compile(r"(?<!\\)\$\$(?P<display>.+?)(?<!\\)\$\$"
+                  r"|(?<!\\)\$(?P<inline>(?:[^$\n]|\n(?![ \t]*\n))+?)(?<!\\)\$", re.S)
+
+
+CODE = re.compile(r"(```.*?```|~~~.*?~~~|`[^`\n]*`)", re.S)
+
+
+def _mathtext(tex):
+    """LaTeX as matplotlib's mathtext reads it (it lacks \\text, \\tfrac12, \\lVert ...)."""
+    tex = re.sub(r"\\(?:text|operatorname)\{([^}]*)\}",
+                 lambda m: r"\mathrm{" + m.group(1).replace(" ", r"\ ") + "}", tex)
+    tex = re.sub(r"\\t?frac(\d)(\d)", r"\\frac{\1}{\2}", tex)
+    tex = re.sub(r"\\(boldsymbol|mathbf|mathrm)\s*(\\[A-Za-z]+|[A-Za-z0-9])", r"\\\1{\2}", tex)
+    for old, new in ((r"\boldsymbol", r"\mathbf"), (r"\tfrac", r"\frac"), (r"\lVert", r"\Vert"),
+                     (r"\rVert", r"\Vert"), ("\n", " ")):
+        tex = tex.replace(old, new)
+    for old, new in ((r"\le", r"\leq"), (r"\ge", r"\geq"), (r"\ne", r"\neq")):
+        tex = re.sub(re.escape(old) + r"(?![A-Za-z])", lambda _, new=new: new, tex)
+    return f"${tex.strip()}$"
+
+
+def math_to_svg(markdown):
+    """Markdown with each $...$ and $$...$$ replaced by an inline SVG image rendered by
+    matplotlib (so the HTML shows math without MathJax's download); the LaTeX stays as alt
+    text. An expression mathtext cannot read is left as it is."""
+    import base64
+    import io
+    from matplotlib import mathtext, rc_context
+    from matplotlib.font_manager import FontProperties
+
+    def render(match):
+        display = match.group("display") is not None
+        tex = match.group("display") if display else match.group("inline")
+        buffer = io.BytesIO()
+        try:
+            with rc_context({"mathtext.fontset": "cm", "svg.fonttype": "path"}):
+                depth = mathtext.math_to_image(_mathtext(tex), buffer, format="svg",
+                                               prop=FontProperties(size=13 if display else 11))
+        except Exception:  # a construct mathtext lacks: the reader sees the LaTeX
+            return match.group(0)
+        data = base64.b64encode(buffer.getvalue()).decode()
+        img = (f'<img class="math" alt="{html.escape(tex.strip(), quote=True)}" '
+               f'src="data:image/svg+xml;base64,{data}" '
+               f'style="vertical-align:-{depth or 0:.1f}pt;display:inline;margin:0">')
+        return f'\n\n<div style="text-align:center">{img}</div>\n\n' if display else img
+    # code spans and fenced blocks keep their dollars (`$KAGGLE_HOUSE_DIR`)
+    parts = CODE.split(markdown)
+    return "".join(part if i % 2 else MATH.sub(render, part) for i, part in enumerate(parts))
+
+
 def to_html(nb, lang=DEFAULT_LANG):
-    """The executed notebook as HTML for readers: cells tagged `check` are left out; the page
-    declares the edition's language (nbconvert takes ISO 639-1 codes only: "zh", then "zh-CN")."""
+    """The executed notebook as HTML for readers: cells tagged `check` are left out, cells
+    tagged `answer` are collapsed, math is pre-rendered, no In/Out prompts. The page declares
+    the edition's language (nbconvert takes ISO 639-1 codes only: "zh", then "zh-CN")."""
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and "$" in cell.source:
+            cell.source = math_to_svg(cell.source)
+        elif cell.cell_type == "code" and cell.source.strip().endswith("check_environment()"):
+            # its return value (the list of problems, [] when none) is not reading matter
+            cell.outputs = [o for o in cell.get("outputs", [])
+                            if o.get("output_type") != "execute_result"]
     config = Config()
     config.TagRemovePreprocessor.enabled = True
     config.TagRemovePreprocessor.remove_cell_tags = {CHECK_TAG}
-    code = EDITIONS[lang].html_lang
-    page = HTMLExporter(config=config, language_code=code.split("-")[0]).from_notebook_node(nb)[0]
-    return page.replace(f'<html lang="{code.split("-")[0]}"', f'<html lang="{code}"', 1)
+    edition = EDITIONS[lang]
+    template = HTML_TEMPLATE.replace("Answer (code)", edition.answer_code)
+    code = edition.html_lang.split("-")[0]
+    exporter = HTMLExporter(config=config, extra_loaders=[DictLoader({"course.j2": template})],
+                            template_file="course.j2", exclude_input_prompt=True,
+                            exclude_output_prompt=True, language_code=code)
+    page = exporter.from_notebook_node(nb)[0]
+    return page.replace(f'<html lang="{code}"', f'<html lang="{edition.html_lang}"', 1)
 
 
 def kernel_pythonpath():
@@ -449,6 +625,10 @@ def run_notebook(path, parameters, exports_dir, timeout=DEFAULT_CELL_TIMEOUT, pr
         phase = "running its cells"
         execute(nb, path.parent, env, timeout, progress, desc=stem)
         phase = "saving its exports"
+        if not staging.is_dir():
+            raise NotebookFailed(f"a cell removed its staging folder {staging} "
+                                 f"(${EXPORTS_ENV}) or the exports folder; notebooks write "
+                                 f"into that folder, never delete it")
         problems = expected_error_problems(nb)
         if problems:
             raise NotebookFailed("; ".join(problems))
@@ -483,10 +663,12 @@ def run_notebook(path, parameters, exports_dir, timeout=DEFAULT_CELL_TIMEOUT, pr
         raise stop from None
     except Exception as err:  # this notebook failed; the others still run
         try:
+            exports_dir.mkdir(parents=True, exist_ok=True)  # a cell may have removed it
             replace_text(failed_copy, nbformat.writes(nb))
         except Exception:  # the error below matters more than the debugging copy
             pass
-        error = str(err) if isinstance(err, NotebookFailed) else f"{type(err).__name__}: {err}"
+        error = (str(err) if isinstance(err, NotebookFailed) else
+                 f"{type(err).__name__}: {first_line(err)}")
         return Result(stem, False, time.time() - start, error=error,
                       figures=count_figures(exports_dir / stem),
                       failed_copy=failed_copy.name if failed_copy.exists() else "")
@@ -542,7 +724,7 @@ def run(names=(), parameters=None, notebooks_dir=None, exports_dir=None,
     per_notebook = split_parameters(list(loaded), parameters or {})
     exports_dir = prepare_exports_dir(exports_dir, source)
     results = []
-    with stop_on_signals(), exports_lock(exports_dir):
+    with stop_on_signals(), exports_lock(exports_dir) as keep_lock:
         log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
         with signals_deferred():
             recover_leftovers(exports_dir, log)
@@ -562,6 +744,9 @@ def run(names=(), parameters=None, notebooks_dir=None, exports_dir=None,
                         stop.where = f"{path.stem} ({stop.where or 'between cells'})"
                         stop.not_run = [p.stem for p in notebooks[i:]]
                         raise
+                    if keep_lock():
+                        log(f"{tag} {path.stem} removed {exports_dir / LOCK_NAME} (or the "
+                            f"exports folder); the run took the lock again")
                 word = "ok" if result.ok else f"FAILED: {result.error}"
                 log(f"{tag} {path.stem}: {word} ({result.seconds:.1f} s)")
                 results.append(result)
@@ -570,11 +755,22 @@ def run(names=(), parameters=None, notebooks_dir=None, exports_dir=None,
                 stop = Interrupted(signal.SIGINT, "")
             stop.results = results
             with signals_deferred():
-                write_index(exports_dir, results, lang, caption)  # those finished so far
+                _index(exports_dir, results, lang, caption)  # the notebooks finished so far
             raise stop from None
         with signals_deferred():
-            write_index(exports_dir, results, lang, caption)
+            _index(exports_dir, results, lang, caption)
     return results
+
+
+def _index(exports_dir, results, lang=DEFAULT_LANG, caption=None):
+    """write_index; when it cannot be written (a full disk), one more FAILED row says so."""
+    try:
+        exports_dir.mkdir(parents=True, exist_ok=True)
+        write_index(exports_dir, results, lang, caption)
+    except OSError as err:
+        results.append(Result("index.html", False, 0.0, error=(
+            f"could not write {exports_dir / 'index.html'} ({err.strerror or err}); free "
+            f"some space or fix the folder's permissions, then run again")))
 
 
 def interruption_line(stop, name="SIGINT"):
@@ -606,6 +802,14 @@ def _positive_seconds(text):
     return int(value) if value.is_integer() else value
 
 
+def _folder(text):
+    """A folder argument; an empty one (an unset shell variable) would mean the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty folder name (an unset shell variable?) would "
+                                         "mean the current folder; name the folder")
+    return Path(text)
+
+
 def main(argv=None):
     parser = _OneLineParser(
         prog="python -m utils run", description=__doc__.split("\n\n")[0],
@@ -613,14 +817,18 @@ def main(argv=None):
     parser.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
                         help="stem, file name or path (default: all in --notebooks-dir)")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
-                        metavar=("NAME", "VALUE"), help="value for a `parameters` cell variable")
+                        metavar=("NAME", "VALUE"),
+                        help="value for a `parameters` cell variable, read as the type of its "
+                             "default there (e.g. -p NUM_EPOCHS 5, -p RUN_SEARCH true)")
     parser.add_argument("--lang", choices=sorted(EDITIONS), default=DEFAULT_LANG,
                         help="edition: en (notebooks/ -> exports/) or zh (notebooks/zh/ -> "
                              "exports/zh/); default: %(default)s")
-    parser.add_argument("--notebooks-dir", type=Path, default=None,
-                        help="default: the edition's folder (notebooks/ or notebooks/zh/)")
-    parser.add_argument("--exports-dir", type=Path, default=None,
-                        help=f"default: ${EXPORTS_ENV} or exports/ in the repository")
+    parser.add_argument("--notebooks-dir", type=_folder, default=None,
+                        help="folder whose *.ipynb files run (default: the edition's folder, "
+                             "notebooks/ or notebooks/zh/ in the repository)")
+    parser.add_argument("--exports-dir", type=_folder, default=None,
+                        help=f"folder the exports go to (default: ${EXPORTS_ENV} or exports/ "
+                             f"in the repository)")
     parser.add_argument("--cell-timeout", type=_positive_seconds, default=DEFAULT_CELL_TIMEOUT,
                         help="seconds one cell may run, > 0 (default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
@@ -629,13 +837,18 @@ def main(argv=None):
     for name, value in args.parameter:
         if name in parameters:
             parser.error(f"-p {name} is given twice; give it once")
-        parameters[name] = parse_value(value)
+        parameters[name] = value  # text: read as the type of the default (split_parameters)
     try:
         results = run(args.notebooks, parameters, args.notebooks_dir, args.exports_dir,
                       args.cell_timeout, not args.no_progress, args.lang)
     except RunnerError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # the exports folder failed under the run (removed, full, read-only)
+        where = f" {err.filename}" if err.filename else ""
+        print(f"error: could not write{where} ({err.strerror or err}); check the exports folder "
+              f"(free space, permissions) and run again", file=sys.stderr)
+        return 1
     except KeyboardInterrupt as stop:
         signum = getattr(stop, "signum", signal.SIGINT)
         name = signal.Signals(signum).name

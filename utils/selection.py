@@ -1,10 +1,12 @@
-"""A score that no choice has seen: nested cross-validation of the blended house-price recipe.
+"""Nested cross-validation of the blended house-price recipe, and paired changes.
 
 Picking a setting because it gave the best k-fold score makes that score optimistic: among
 several candidates, the winner is partly the one whose errors happened to be small on these
-folds. Nested cross-validation (嵌套交叉验证) removes the bias: for each outer fold i, every
-choice (clip quantile, L1 strength alpha, MLP configuration, blend weight) is made again by an
-inner k-fold on the other folds only, and fold i then scores the recipe so chosen.
+folds. Nested cross-validation (嵌套交叉验证) removes that bias for the choices it re-makes:
+for each outer fold i, the clip quantile, the L1 strength alpha, the MLP configuration and the
+blend weight are chosen again by an inner k-fold on the other folds only, and fold i then
+scores the recipe so chosen. Choices fixed beforehand on the same folds (features, outlier
+rule, MLP settings, which steps to keep) are not re-made, so their bias remains.
 
 The inner folds are the outer folds minus fold i, so an inner model trains on all folds but
 {i, j}. That model serves outer fold i (inner fold j) and outer fold j (inner fold i) alike;
@@ -195,7 +197,8 @@ def selected_on_all_folds(fits, grid, seed=0):
 
 
 def nested_cv(fits, grid, seed=0):
-    """Outer fold i scores a recipe whose every choice was made without fold i: selection-free."""
+    """Outer fold i scores a recipe whose grid choices (clip, alpha, MLP, weight) were made
+    without fold i: free of the bias of those choices, not of choices fixed before the grid."""
     oof = np.full(len(fits.log_prices), np.nan)
     scores, choices = [], []
     for i in range(fits.k):

@@ -164,8 +164,9 @@ def stats_for(depth, width=256, activation="relu", initializer="default", gain=1
 def plot_layer_stats(stats, title=None, figsize=(7.5, 3.0)):
     """Two log-scale panels against layer index: activation spread, per-example weight
     gradient. `stats` maps a legend label to a LayerStats; one legend, below the panels, so
-    it never covers a curve. Values that overflowed (inf/nan) are left out of the curves,
-    which then visibly stop.
+    it never covers a curve. Each panel names its quantity in its title, not in a y label,
+    so the right panel's label cannot crowd the left panel's curves. Values that overflowed
+    (inf/nan) are left out of the curves, which then visibly stop.
     """
     from utils import plot  # import here: plot pulls in d2l, which tests of math need not
 
@@ -173,11 +174,12 @@ def plot_layer_stats(stats, title=None, figsize=(7.5, 3.0)):
         raise ValueError("plot_layer_stats needs at least one {label: LayerStats} entry")
     fig, (ax_act, ax_grad) = plot.new_figure(1, 2, figsize=figsize)
     labels = list(stats)
-    for ax, field, ylabel in ((ax_act, "activation_std", "output std across batch"),
-                              (ax_grad, "grad_norm", "weight gradient, per example")):
+    for ax, field, panel in ((ax_act, "activation_std", "output std across the batch"),
+                             (ax_grad, "grad_norm", "weight gradient norm, per example")):
         ys = [_finite(getattr(stats[k], field)) for k in labels]
         xs = [list(range(1, len(y) + 1)) for y in ys]
-        plot.plot_curves(xs, ys, xlabel="layer", ylabel=ylabel, legend=labels, ax=ax)
+        plot.plot_curves(xs, ys, xlabel="layer", ylabel="", legend=labels, ax=ax)
+        ax.set_title(panel, fontsize=9)
         ax.get_legend().remove()
         _span_at_least(ax, MIN_DECADES)
     fig.legend(ax_act.lines[:len(labels)], labels, loc="outside lower center",

@@ -1,11 +1,17 @@
 """The Kaggle submission: Id,SalePrice for every test house, checked before it is written.
 
 Nothing is written unless Kaggle would accept and score the file (every Id once, as an
-integer, in the test file's order; every price a finite positive number), and a write never
-leaves a half-written file behind (temp file in the same folder, then os.replace).
+integer, in the test file's order; every price a finite positive real number, so complex
+values, dates and integers beyond float range are refused, not converted), prices given as a
+pandas Series are matched to houses by their index (test_df's row labels or Ids), not by
+position, and a write never leaves a half-written file behind (temp file, then os.replace).
 """
+import datetime
+import decimal
+import numbers
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +19,15 @@ import pandas as pd
 
 LABEL = "SalePrice"
 KAGGLE_TEST_ROWS = 1459
+# Kaggle's training prices run from 34,900 to 755,000 dollars: a median outside this range
+# suggests other units (log prices without exp(), thousands of dollars). An undertrained model
+# can predict that low in dollars too (the book's, 1 epoch at lr 0.5: median 476), so this
+# warns and writes, rather than refusing a file Kaggle would score.
+PLAUSIBLE_MEDIAN = (1_000.0, 10_000_000.0)
+
+
+class PricesLookOff(UserWarning):
+    """The prices' median is far outside Kaggle's range: other units, or a model barely trained."""
 
 
 class SubmissionError(ValueError):
@@ -40,17 +55,78 @@ def _integer_ids(ids, what):
     return numeric.to_numpy().astype(np.int64)
 
 
+def _price_problem(value):
+    """Why one price is not a plain real number (complex, a date, a bool, too large), or ''."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""  # missing: reported below as not finite
+    if isinstance(value, (bool, np.bool_)):
+        return "a bool"
+    if isinstance(value, (complex, np.complexfloating)):
+        return "complex"
+    if isinstance(value, (np.datetime64, np.timedelta64, pd.Timestamp, pd.Timedelta,
+                          datetime.date, datetime.timedelta)):
+        return "a date or duration"
+    if isinstance(value, (numbers.Real, np.number, decimal.Decimal)):
+        try:
+            float(value)
+        except OverflowError:
+            return "too large for a float"
+        return ""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return "not a number"
+        except OverflowError:
+            return "too large for a float"
+        return ""
+    return "not a number"
+
+
 def _numeric_prices(prices, ids):
-    """`prices` as float64, naming the Ids of entries that are not numbers at all."""
-    values = pd.to_numeric(pd.Series(np.asarray(prices, dtype=object).ravel()), errors="coerce")
-    given = pd.Series(np.asarray(prices, dtype=object).ravel())
-    not_numbers = values.isna().to_numpy() & given.notna().to_numpy()
-    if not_numbers.any():
-        raise SubmissionError(f"{int(not_numbers.sum())} prices are not numbers "
-                              f"({_shown(given[not_numbers].tolist(), 3)} at Ids "
-                              f"{_shown(np.asarray(ids)[not_numbers].tolist())}); pass numeric "
+    """`prices` as float64, naming the Ids of entries that are not real numbers (text,
+    complex, dates, bools, integers too large for a float): none is quietly converted."""
+    dtype = getattr(prices, "dtype", None)
+    kind = {"c": "complex", "M": "dates", "m": "durations", "b": "bools"}.get(
+        getattr(dtype, "kind", ""))
+    if kind:  # converting would keep the real part, or turn dates into nanoseconds
+        raise SubmissionError(f"the prices are {kind} ({dtype}); pass real-valued predictions "
+                              f"(e.g. net(X_test).asnumpy().ravel())")
+    given = np.asarray(prices, dtype=object).ravel()
+    problems = [_price_problem(v) for v in given]
+    bad = np.array([bool(p) for p in problems], dtype=bool)
+    if bad.any():
+        kinds = sorted({p for p in problems if p})
+        what = ("not numbers" if kinds == ["not a number"] else
+                f"not real numbers ({', '.join(kinds)})")
+        raise SubmissionError(f"{int(bad.sum())} prices are {what} "
+                              f"({_shown(given[bad].tolist(), 3)} at Ids "
+                              f"{_shown(np.asarray(ids)[bad].tolist())}); pass real-valued "
                               f"predictions (e.g. net(X_test).asnumpy().ravel())")
+    values = pd.to_numeric(pd.Series(given), errors="coerce")
     return values.to_numpy(dtype=np.float64)
+
+
+def _aligned(prices, test_df, ids):
+    """A pandas Series of prices in the test file's row order, matched by its index.
+
+    The index must hold the test frame's row labels or its Ids (each once); a Series sorted by
+    value, or one with other labels, would otherwise give houses each other's prices.
+    """
+    index = prices.index
+    if index.equals(test_df.index) or index.equals(pd.Index(ids)):
+        return prices.to_numpy()
+    if index.has_duplicates:
+        raise SubmissionError(f"the prices Series repeats index labels "
+                              f"{_shown(index[index.duplicated()].unique().tolist())}; give one "
+                              f"price per test house (index = test_df's index or its Ids)")
+    for labels, what in ((test_df.index, "test_df's row labels"), (pd.Index(ids), "Ids")):
+        if len(index) == len(labels) and set(index) == set(labels):
+            return prices.reindex(labels).to_numpy()
+    raise SubmissionError(f"the prices Series' index ({_shown(index[:3].tolist(), 3)}...) is "
+                          f"neither test_df's row labels nor its Ids, so prices cannot be "
+                          f"matched to houses; pass a Series indexed like test_df, or a plain "
+                          f"array in the test file's row order")
 
 
 def make_submission(test_df, prices):
@@ -69,6 +145,10 @@ def make_submission(test_df, prices):
         raise SubmissionError(f"{n} predictions for {len(test_df)} test rows; "
                               "predict every row of the test file, in its order")
     ids = _integer_ids(test_df["Id"].to_numpy(), "test_df")
+    if isinstance(prices, pd.DataFrame):
+        prices = prices.iloc[:, 0]
+    if isinstance(prices, pd.Series):
+        prices = _aligned(prices, test_df, ids)
     return pd.DataFrame({"Id": ids, LABEL: _numeric_prices(prices, ids)})
 
 
@@ -104,6 +184,16 @@ def check_submission(submission, test_df, expected_rows=KAGGLE_TEST_ROWS):
         raise SubmissionError(f"{int(bad.sum())} prices are not finite positive numbers "
                               f"(Ids {shown}); a diverged model or a missing exp()? Fix the "
                               "predictions before writing")
+    median = float(np.median(prices))
+    low, high = PLAUSIBLE_MEDIAN
+    if expected_rows == KAGGLE_TEST_ROWS and not low <= median <= high:
+        fix = ("if the model predicts log prices, write np.exp(predictions); if thousands of "
+               "dollars, multiply by 1000; else the model may be barely trained"
+               if median < low else
+               "undo whatever scaled the predictions (cents? labels multiplied during training?)")
+        warnings.warn(f"the median price is {median:,.6g}, but SalePrice is in dollars "
+                      f"(Kaggle's training prices run from 34,900 to 755,000): {fix}; written "
+                      f"anyway", PricesLookOff, stacklevel=3)
     return pd.DataFrame({"Id": ids, LABEL: prices})
 
 
@@ -112,6 +202,8 @@ def write_submission(submission, test_df, path, expected_rows=KAGGLE_TEST_ROWS):
 
     Ids are written as integers (1461, not 1461.0) whatever dtype the frame holds them in.
     """
+    if isinstance(submission, pd.Series):  # prices alone: matched to houses by their index
+        submission = make_submission(test_df, submission)
     clean = check_submission(submission, test_df, expected_rows)
     path = Path(path)
     tmp = None

@@ -143,7 +143,22 @@ def _check_pair(X, y, what):
                          "features and labels must describe the same examples")
     if nx == 0:
         raise ValueError(f"X_{what} has no rows")
+    _check_same_index(X, y, f"X_{what}", f"y_{what}")
     return nx
+
+
+def _check_same_index(X, y, x_name, y_name):
+    """pandas features and labels whose indexes differ (one sorted, shuffled or filtered) would
+    be paired by position, each house with another's price: refused, naming the first row."""
+    x_index, y_index = getattr(X, "index", None), getattr(y, "index", None)
+    if x_index is None or y_index is None or not hasattr(x_index, "equals"):
+        return
+    if not x_index.equals(y_index):
+        first = next((i for i, (a, b) in enumerate(zip(x_index, y_index)) if a != b), 0)
+        raise ValueError(f"{x_name} and {y_name} have different row labels (index) from row "
+                         f"{first} on ({x_index[first]!r} vs {y_index[first]!r}), so rows "
+                         f"would pair features with another example's label; align them "
+                         f"({y_name} = {y_name}.loc[{x_name}.index]) or pass numpy arrays")
 
 
 def _host_float32(array, what):
@@ -587,6 +602,22 @@ class _Display:
         return None if self.animator is None else self.animator.fig
 
 
+def _check_contexts(contexts, what):
+    """Devices to train on: MXNet contexts, at least one, each once. The same device twice
+    would leave one copy's gradients never updated (MXNet raises about that mid-step)."""
+    if not contexts:
+        raise ValueError(f"{what} is empty; pass a device, e.g. ctx=mx.cpu()")
+    strange = [c for c in contexts if not isinstance(c, mx.Context)]
+    if strange:
+        raise ValueError(f"{what} holds {strange[0]!r}, not an MXNet device; pass mx.cpu() or "
+                         f"mx.gpu(i) (or a list of them)")
+    twice = sorted({str(c) for c in contexts if contexts.count(c) > 1})
+    if twice:
+        raise ValueError(f"{what} names {', '.join(twice)} more than once; give each device "
+                         f"once (ctx=[mx.cpu()] on one CPU, [mx.gpu(0), mx.gpu(1)] on two GPUs)")
+    return contexts
+
+
 def _to_device(array, ctx, what):
     """`array` on `ctx` as training uses it, refused first if it holds NaN or inf."""
     values = _host_float32(array, what)
@@ -742,10 +773,11 @@ def _fit(net, X_train, y_train, X_valid=None, y_valid=None, *, num_epochs, learn
     loss = gluon.loss.L2Loss() if loss is None else loss
     params, contexts = _parameters_contexts(net)
     if ctx is not None:
-        wanted = list(ctx) if isinstance(ctx, (list, tuple)) else [ctx]
+        wanted = _check_contexts(list(ctx) if isinstance(ctx, (list, tuple)) else [ctx], "ctx")
         if wanted != contexts:
             net.collect_params().reset_ctx(wanted)
             contexts = wanted
+    _check_contexts(contexts, "the network's parameters live on a list that")
     device = contexts[0]
     X_train = _to_device(X_train, device, "X_train")
     y_train = _to_device(y_train, device, "y_train")
