@@ -232,6 +232,9 @@ def test_sync_copies_the_english_notebook_and_status_lists_the_work(tmp_path, ca
         "tiny model."]
     drift = drift_problems(en_dir, zh_dir, "lesson")
     assert [p.split(":")[0] for p in drift] == ["title", "math", "further"]
+    # captions.json: an entry to fill in per figure, the English caption beside it
+    assert json.loads((zh_dir / tr.CAPTIONS).read_text()) == \
+        {"lesson": {"loss": {"zh": "", "en": "Loss over {K} folds of the tiny model."}}}
     assert [p.split(":")[0] for p in prose_problems(en_dir, zh_dir, "lesson")] == \
         ["title", "further", "Han characters are 0% of the prose letters, below 60%"]
 
@@ -373,6 +376,25 @@ def test_captions_drift_and_fill_in(edition):
     assert "lesson figure loss: caption is not Chinese | Loss over the folds, in English" \
         in problems
     assert "lesson figure gone: in captions.json but no code cell saves it; remove it" in problems
+
+
+def test_sync_keeps_captions_refreshes_the_english_and_drops_gone_figures(edition):
+    en_dir, zh_dir = edition
+    edit(en_dir, "plot", set_source(ENGLISH[3][2].replace("tiny model", "small model")
+                                    + "\nsave_figure(fig, \"extra\", caption=\"More.\")"))
+    captions = json.loads((zh_dir / tr.CAPTIONS).read_text())
+    captions["lesson"]["gone"] = {"zh": "没了", "en": "Gone."}
+    (zh_dir / tr.CAPTIONS).write_text(json.dumps(captions))
+    report = tr.sync(en_dir, zh_dir)
+    assert report[0].endswith("dropped figure gone")
+    loss = json.loads((zh_dir / tr.CAPTIONS).read_text())["lesson"]
+    assert sorted(loss) == ["extra", "loss"] and loss["extra"] == {"zh": "", "en": "More."}
+    assert loss["loss"]["zh"] == CAPTIONS["loss"]  # kept, and now stale:
+    assert loss["loss"]["en"] == "Loss over {K} folds of the small model."
+    assert [p.split(":")[0] for p in caption_problems(en_dir, zh_dir, "lesson")] == \
+        ["lesson figure loss", "lesson figure extra"]
+    with pytest.raises(tr.TranslationError, match="figure extra: write its \"zh\" caption"):
+        tr.stamp("lesson", ["extra"], en_dir, zh_dir)
 
 
 def test_the_gallery_fills_the_chinese_caption_from_the_english_one(edition):

@@ -17,10 +17,12 @@ the same ids, types and metadata:
   cell changes, en_sha1 no longer matches: `status` and the tests name the cell. zh_sha1 lets
   `stamp --all-current` tell a re-translated cell from one nobody touched since the English
   changed (that one it leaves alone: it must be updated, or stamped by id if no change is due).
-- notebooks/zh/captions.json: {stem: {figure name: {"zh": ..., "en_sha1": ...}}} for every
-  figure a code cell saves with save_figure(fig, "name", caption=...). en_sha1 is the sha1 of the
-  English caption as written in the code, an f-string's fields kept as `{K}`; the Chinese caption
-  may use the same fields, which the gallery fills with what the English caption showed.
+- notebooks/zh/captions.json: {stem: {figure name: {"zh": ..., "en_sha1": ..., "zh_sha1": ...,
+  "en": ...}}} for every figure a code cell saves with save_figure(fig, "name", caption=...).
+  en_sha1 is the sha1 of the English caption as written in the code, an f-string's fields kept
+  as `{K}`; the Chinese caption may use the same fields, which the gallery fills with what the
+  English caption showed. "en" is that English caption, refreshed by `sync` for the translator
+  to read (an entry `sync` adds has "zh": "", to be written); the record is en_sha1.
 
 English notebooks are the source; nothing here ever changes them. Standard library and nbformat
 only (the runner imports this for the Chinese gallery).
@@ -229,7 +231,8 @@ class GalleryCaptions:
         template = self.templates[stem].get(entry["name"])
         record = self.captions.get(stem, {}).get(entry["name"], {})
         if template is None or not isinstance(record, dict) \
-                or record.get("en_sha1") != sha1(template) or not isinstance(record.get("zh"), str):
+                or record.get("en_sha1") != sha1(template) or not isinstance(record.get("zh"), str) \
+                or not record["zh"].strip():
             return entry["caption"]
         return fill_caption(record["zh"], template, entry["caption"]) or entry["caption"]
 
@@ -301,7 +304,8 @@ def caption_problems(stem, en_nb, captions):
     for name, template in templates.items():
         record = ours.get(name)
         where = f"{stem} figure {name}"
-        if not isinstance(record, dict) or not isinstance(record.get("zh"), str):
+        if not isinstance(record, dict) or not isinstance(record.get("zh"), str) \
+                or not record["zh"].strip():
             problems.append(f"{where}: no Chinese caption in {CAPTIONS} | {first_words(template)}")
             continue
         if record.get("en_sha1") != sha1(template):
@@ -359,10 +363,12 @@ def sync(en_dir=EN_DIR, zh_dir=ZH_DIR, stems=()):
     Code cells are copied (a Chinese cell's comments are kept while its code equals the English
     code); a markdown cell with a translation record, or with Chinese text not yet stamped, is
     kept as it is; new English cells come in as English text with no record; cells the English
-    notebook dropped are dropped. Afterwards `status` lists what a translator has to do.
+    notebook dropped are dropped. captions.json gets an entry for every figure the code saves
+    ("zh": "" until written; "en" refreshed), and loses those of figures no longer saved.
+    Afterwards `status` lists what a translator has to do.
     """
     Path(zh_dir).mkdir(parents=True, exist_ok=True)
-    report = []
+    report, captions = [], read_captions(zh_dir)
     for stem in _stems(en_dir, stems):
         en = _read(Path(en_dir) / f"{stem}.ipynb")
         missing_ids = [n for n, c in enumerate(en.cells, 1) if not c.get("id")]
@@ -395,10 +401,17 @@ def sync(en_dir=EN_DIR, zh_dir=ZH_DIR, stems=()):
         zh = nbformat.v4.new_notebook(metadata=json.loads(json.dumps(en.metadata)))
         zh.nbformat, zh.nbformat_minor, zh.cells = en.nbformat, en.nbformat_minor, cells
         _write(zh, zh_path)
+        templates = figure_captions(en)[0]
+        ours = captions.get(stem) if isinstance(captions.get(stem), dict) else {}
+        captions[stem] = {name: {"zh": "", **(ours.get(name) if isinstance(ours.get(name), dict)
+                                              else {}), "en": template}
+                          for name, template in templates.items()}
+        dropped += [f"figure {name}" for name in ours if name not in templates]
         report.append(f"{stem}: {'updated' if old else 'created'} {zh_path}: {kept} markdown "
                       f"cells kept, {new} new in English"
                       + (f", English code restored in {', '.join(restored)}" if restored else "")
                       + (f", dropped {', '.join(dropped)}" if dropped else ""))
+    write_captions(zh_dir, captions)
     return report
 
 
@@ -464,7 +477,8 @@ def stamp(stem, ids=(), en_dir=EN_DIR, zh_dir=ZH_DIR, all_current=False):
         record = ours.get(name)
         if not (all_current or name in ids):
             continue
-        if not isinstance(record, dict) or not isinstance(record.get("zh"), str):
+        if not isinstance(record, dict) or not isinstance(record.get("zh"), str) \
+                or not record["zh"].strip():
             if name in ids:
                 raise TranslationError(f"{stem} figure {name}: write its \"zh\" caption in "
                                        f"{Path(zh_dir) / CAPTIONS} first")
@@ -476,15 +490,20 @@ def stamp(stem, ids=(), en_dir=EN_DIR, zh_dir=ZH_DIR, all_current=False):
             continue
         if all_current and not _needs_stamp(record, template, record["zh"], left, name):
             continue
-        ours[name] = {"zh": record["zh"], "en_sha1": sha1(template), "zh_sha1": sha1(record["zh"])}
+        ours[name] = {**record, "en_sha1": sha1(template), "zh_sha1": sha1(record["zh"])}
         done.append(name)
     if done:
         _write(zh, zh_path)
-        text = json.dumps(captions, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
-        tmp = Path(zh_dir) / f".{CAPTIONS}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, Path(zh_dir) / CAPTIONS)
+        write_captions(zh_dir, captions)
     return done, left
+
+
+def write_captions(zh_dir, captions):
+    """Sorted keys, one key a line: translators of different notebooks edit different lines."""
+    text = json.dumps(captions, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+    tmp = Path(zh_dir) / f".{CAPTIONS}.tmp"
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, Path(zh_dir) / CAPTIONS)
 
 
 def main(argv=None):
