@@ -66,8 +66,10 @@ def _count_notebook_runs():
 
     def counted(path, *args, **kwargs):
         result = original(path, *args, **kwargs)
-        if Path(path).resolve().parent == NOTEBOOK_DIR.resolve():
-            _executions.append((Path(path).stem, bool(getattr(result, "ok", False))))
+        folder = Path(path).resolve().parent  # notebooks/, or notebooks/zh/ (Chinese edition)
+        if folder in (NOTEBOOK_DIR.resolve(), (NOTEBOOK_DIR / "zh").resolve()):
+            name = Path(path).stem if folder == NOTEBOOK_DIR.resolve() else f"zh/{Path(path).stem}"
+            _executions.append((name, bool(getattr(result, "ok", False))))
         return result
 
     run.run_notebook = counted

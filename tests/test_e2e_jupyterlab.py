@@ -12,12 +12,16 @@ idle, then check what JupyterLab holds and shows:
 - cells tagged `check` or `answer` show collapsed (their input hidden), so a reader meets the
   teaching code, not the checks, and can try an exercise before seeing its answer;
 - notebook 1: ArrowRight on the "depth" slider redraws the figure in the widget's output.
+One Chinese notebook (notebooks/zh/, when there is a Chinese edition) goes through the same.
+And, just opened: the "## Going further" heading cell of each notebook (English and Chinese; the
+Chinese cell is the one with the English cell's id) shows collapsed, the cells under it hidden.
 The stored notebook must be unchanged afterwards (autosave is off). Screenshots go to
 test-artifacts/ (or $E2E_ARTIFACTS). The server runs with temporary Jupyter config, runtime,
 data and settings folders and a temporary COURSE_EXPORTS_DIR, so nothing lands in ~ or exports/.
 """
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -33,7 +37,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
 from conftest import REPO_ROOT, skip_or_fail
-from test_notebooks import STEMS, expected_error, headless_run
+from test_notebooks import RUNS, STEMS, ZH_STEMS, expected_error, headless_run, run_folder
 from utils.exports import read_figures
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -73,6 +77,23 @@ RUN_FINISHED = """() => {
     }
     return w.sessionContext.session.kernel.status === 'idle' && running === 0
            && (missing === 0 || failed); }"""
+NOTEBOOK_OPEN = """() => {
+    const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+    return !!w && !!w.context && w.context.isReady && !!w.content
+           && w.content.widgets.length > 0; }"""
+HEADING_STATE = """(id) => {
+    const cells = window.jupyterapp.shell.currentWidget.content.widgets;
+    const h = cells.findIndex(c => c.model.id === id);
+    if (h < 0) return null;
+    const level = (/^(#+)\\s/.exec(cells[h].model.sharedModel.getSource()) || ['', '##'])[1].length;
+    const following = [];
+    for (let j = h + 1; j < cells.length; j++) {
+        const m = cells[j].model.type === 'markdown'
+                  && /^(#+)\\s/.exec(cells[j].model.sharedModel.getSource());
+        if (m && m[1].length <= level) break;
+        following.push({number: j + 1, hidden: cells[j].isHidden});
+    }
+    return {collapsed: !!cells[h].headingCollapsed, following: following}; }"""
 CELLS = """() => Array.from(window.jupyterapp.shell.currentWidget.content.model.cells,
                          c => c.toJSON())"""
 COLLAPSIBLE_CELLS = """() => {
@@ -211,23 +232,83 @@ def move_depth_slider(page, stem):
     page.screenshot(path=ARTIFACTS / f"{stem}-widget-after.png")
 
 
-@pytest.mark.parametrize("stem", STEMS)
-def test_notebook_runs_in_jupyterlab(lab, browser, headless, stem):
-    result = headless["results"][stem]
-    assert result.ok, f"{stem} already fails headless: {result.error}"
-    exported = [f["name"] for f in read_figures(headless["exports"] / stem)]
-    stored = (REPO_ROOT / "notebooks" / f"{stem}.ipynb").read_bytes()
+# The notebooks run here: every English one and one Chinese one ("zh/<stem>", the shortest).
+ZH_RUN = ("zh/03_model_construction" if "03_model_construction" in ZH_STEMS
+          else f"zh/{ZH_STEMS[0]}" if ZH_STEMS else None)
+LAB_RUNS = list(STEMS) + ([ZH_RUN] if ZH_RUN else [])
+GOING_FURTHER = re.compile(r"##\s+(\d+\.\s*)?Going further\b")
+
+
+def going_further_id(stem):
+    """Id of the English notebook's "## Going further" heading cell, or None."""
+    nb = nbformat.read(REPO_ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)
+    return next((c.get("id") for c in nb.cells
+                 if c.cell_type == "markdown" and GOING_FURTHER.match(c.source)), None)
+
+
+def heading_params():
+    """Every notebook, English and Chinese; those without the heading are skipped, saying so."""
+    params = []
+    for key in RUNS:
+        if going_further_id(key.split("/")[-1]) is None:
+            params.append(pytest.param(key, id=key, marks=pytest.mark.skip(
+                reason=f"{key} has no '## Going further' heading cell")))
+        else:
+            params.append(pytest.param(key, id=key))
+    return params
+
+
+@pytest.mark.parametrize("key", heading_params())
+def test_going_further_opens_collapsed(lab, browser, key):
+    """The deep dives under "## Going further" are optional: JupyterLab opens them folded."""
+    stem = key.split("/")[-1]
+    cell_id = going_further_id(stem)
+    stored = nbformat.read(REPO_ROOT / "notebooks" / f"{key}.ipynb", as_version=4)
+    cell = next((c for c in stored.cells if c.get("id") == cell_id), None)
+    assert cell is not None, f"{key}: no cell {cell_id} (the English heading's id)"
+    assert cell.metadata.get("jp-MarkdownHeadingCollapsed") is True, \
+        f"{key} cell {cell_id}: set metadata \"jp-MarkdownHeadingCollapsed\": true"
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{lab['base']}/lab/tree/notebooks/{key}.ipynb?token={lab['token']}")
+        page.wait_for_function(NOTEBOOK_OPEN, timeout=KERNEL_START_TIMEOUT * 1000, polling=500)
+        state = page.evaluate(HEADING_STATE, cell_id)
+        assert state is not None, f"{key}: JupyterLab shows no cell {cell_id}"
+        assert state["collapsed"], f"{key}: the Going further heading opens expanded"
+        shown = [c["number"] for c in state["following"] if not c["hidden"]]
+        assert state["following"] and not shown, \
+            f"{key}: cells {shown} under the Going further heading are shown"
+    except Exception:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=ARTIFACTS / f"{key.replace('/', '-')}-going-further-failure.png")
+        raise
+    finally:
+        try:
+            page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+        except Exception:
+            pass
+        page.close()
+
+
+@pytest.mark.parametrize("key", LAB_RUNS)
+def test_notebook_runs_in_jupyterlab(lab, browser, headless, key):
+    stem = key.split("/")[-1]  # key: "<stem>", or "zh/<stem>" for the Chinese edition
+    result = {**headless["results"], **headless["zh_results"]}[key]
+    assert result.ok, f"{key} already fails headless: {result.error}"
+    exported = [f["name"] for f in read_figures(run_folder(headless, key))]
+    stored = (REPO_ROOT / "notebooks" / f"{key}.ipynb").read_bytes()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    stem_file = key.replace("/", "-")  # screenshot names
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(f"{lab['base']}/lab/tree/notebooks/{stem}.ipynb?token={lab['token']}")
+        page.goto(f"{lab['base']}/lab/tree/notebooks/{key}.ipynb?token={lab['token']}")
         page.wait_for_function(KERNEL_IDLE, timeout=KERNEL_START_TIMEOUT * 1000, polling=500)
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
         start = time.time()
         page.wait_for_function(RUN_FINISHED, timeout=RUN_ALL_TIMEOUT * 1000, polling=1000)
-        page.screenshot(path=ARTIFACTS / f"{stem}-after-run-all.png")
+        page.screenshot(path=ARTIFACTS / f"{stem_file}-after-run-all.png")
         cells = page.evaluate(CELLS)
         check_errors(stem, cells)
         collapsible = page.evaluate(COLLAPSIBLE_CELLS)
@@ -247,10 +328,10 @@ def test_notebook_runs_in_jupyterlab(lab, browser, headless, stem):
         assert [f["name"] for f in read_figures(lab["exports"] / stem)] == exported
 
         if stem == "01_numerical_stability":
-            move_depth_slider(page, stem)
-        print(f"{stem}: Run All took {time.time() - start:.1f} s in JupyterLab")
+            move_depth_slider(page, stem_file)
+        print(f"{key}: Run All took {time.time() - start:.1f} s in JupyterLab")
     except Exception:
-        page.screenshot(path=ARTIFACTS / f"{stem}-failure.png")
+        page.screenshot(path=ARTIFACTS / f"{stem_file}-failure.png")
         raise
     finally:
         try:  # free the kernel's memory before the next notebook
@@ -258,5 +339,5 @@ def test_notebook_runs_in_jupyterlab(lab, browser, headless, stem):
         except Exception:
             pass  # the server is stopped at the end of the module anyway
         page.close()
-    assert (REPO_ROOT / "notebooks" / f"{stem}.ipynb").read_bytes() == stored, \
-        f"{stem}.ipynb changed on disk while JupyterLab had it open"
+    assert (REPO_ROOT / "notebooks" / f"{key}.ipynb").read_bytes() == stored, \
+        f"{key}.ipynb changed on disk while JupyterLab had it open"

@@ -1,4 +1,5 @@
-"""The real notebooks: stored clean, and executed headless through the runner once per session.
+"""The real notebooks: stored clean, and executed headless through the runner once per session,
+the Chinese edition (notebooks/zh/, when there is one) too, with every check active.
 
 `headless_run` is shared with test_e2e_jupyterlab.py (which compares what JupyterLab renders
 with what the headless run produced), so a full test session runs the notebooks only once.
@@ -20,13 +21,17 @@ from utils import run
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 COURSE = ["01_numerical_stability", "02_kaggle_house_prices", "03_model_construction"]
 STEMS = sorted(p.stem for p in NOTEBOOK_DIR.glob("*.ipynb")) or COURSE
+ZH_DIR = NOTEBOOK_DIR / "zh"
+ZH_STEMS = sorted(p.stem for p in ZH_DIR.glob("*.ipynb"))
+RUNS = list(STEMS) + [f"zh/{stem}" for stem in ZH_STEMS]  # "zh/<stem>": Chinese
 IMAGE_TYPES = ("image/png", "image/svg+xml", "image/jpeg")
 
 _session = {}
 
 
 def headless_run(tmp_path_factory, house_dir):
-    """Run the runner on all notebooks into a temporary exports folder, once per session."""
+    """Run the runner on all notebooks into a temporary exports folder, once per session; then
+    the Chinese edition into its zh/ sub-folder. `results` are keyed as in RUNS."""
     if not _session:
         exports = tmp_path_factory.mktemp("headless-exports")
         with pytest.MonkeyPatch.context() as mp:
@@ -34,9 +39,16 @@ def headless_run(tmp_path_factory, house_dir):
             mp.setenv(run.EXPORTS_ENV, str(exports))
             start = time.time()
             results = run.run(exports_dir=exports, timeout=600, progress=False)
+            zh = run.run(timeout=600, progress=False, lang="zh") if ZH_STEMS else []
         _session.update(exports=exports, results={r.stem: r for r in results},
+                        zh_results={f"zh/{r.stem}": r for r in zh},
                         seconds=time.time() - start)
     return _session
+
+
+def run_folder(headless, key):
+    """The export folder of a run named as in RUNS ("<stem>" or "zh/<stem>")."""
+    return headless["exports"] / key
 
 
 def image_outputs(nb):
@@ -56,13 +68,14 @@ def headless(tmp_path_factory, house_dir):
     return headless_run(tmp_path_factory, house_dir)
 
 
-@pytest.fixture(params=STEMS)
+@pytest.fixture(params=RUNS)
 def executed(request, headless):
     """(stem, executed notebook, its export folder) of a notebook that ran successfully."""
-    stem = request.param
-    result = headless["results"][stem]
-    assert result.ok, f"{stem} failed under the runner: {result.error}"
-    folder = headless["exports"] / stem
+    key = request.param
+    result = {**headless["results"], **headless["zh_results"]}[key]
+    stem = key.split("/")[-1]
+    assert result.ok, f"{key} failed under the runner: {result.error}"
+    folder = run_folder(headless, key)
     return stem, nbformat.read(folder / f"{stem}.ipynb", as_version=4), folder
 
 
@@ -208,3 +221,21 @@ def test_readme_quick_look_runs(tmp_path, house_dir, monkeypatch):
     assert [(r.stem, r.ok, r.error) for r in results] == [(n, True, "") for n in names]
     executed = nbformat.read(tmp_path / names[0] / f"{names[0]}.ipynb", as_version=4)
     assert any("NUM_EPOCHS = 5" in c.source for c in executed.cells)  # the value reached it
+
+
+@pytest.mark.parametrize("stem", ZH_STEMS)
+def test_chinese_gallery_shows_chinese_captions(headless, stem):
+    """exports/zh/index.html declares zh-CN and shows each figure with its Chinese caption
+    (notebooks/zh/captions.json); the figures keep the code's English captions and labels."""
+    from utils.translation import GalleryCaptions
+
+    result = headless["zh_results"][f"zh/{stem}"]
+    assert result.ok, f"zh/{stem} failed under the runner: {result.error}"
+    page = (headless["exports"] / "zh" / "index.html").read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in page and f">{stem}</a></td><td>ok</td>" in page
+    caption = GalleryCaptions(ZH_DIR)
+    for fig in json.loads((headless["exports"] / "zh" / stem / "figures.json").read_text()):
+        shown = caption(stem, fig)
+        assert shown != fig["caption"], f"zh/{stem}/{fig['name']}: no current Chinese caption"
+        assert html.escape(shown) in page, f"zh/{stem}/{fig['name']}"
+    assert '<html lang="zh-CN"' in (headless["exports"] / "zh" / stem / f"{stem}.html").read_text()

@@ -236,13 +236,19 @@ def recover_leftovers(exports_dir, log=None):
     return actions
 
 
-def write_index(exports_dir, results):
+def write_index(exports_dir, results, lang="en", caption=None):
     """exports/index.html: a summary table and every figure as a thumbnail linking to its SVG.
+
+    `lang` picks the page's words and <html lang> (utils/languages.py); `caption(stem, entry)`
+    gives a figure's caption (default: the one in figures.json; the Chinese gallery's come from
+    notebooks/zh/captions.json).
 
     `results` are this run's (stem, ok, seconds, error) records (utils.run.Result). Export
     folders are those named like a notebook (hidden leftovers never show); a damaged run.json
     or figures.json is noted in the table instead of stopping the page.
     """
+    from utils.languages import EDITIONS
+    edition, caption = EDITIONS[lang], caption or (lambda stem, entry: entry["caption"])
     esc, this_run = html.escape, {r.stem: r for r in results}
     earlier = {p.parent.name for p in exports_dir.glob("*/run.json")
                if NAME.match(p.parent.name) and p.parent.is_dir()}
@@ -275,23 +281,28 @@ def write_index(exports_dir, results):
         rows.append(f"<tr><td>{name}</td><td>{esc(status)}</td><td>{seconds}</td>"
                     f"<td>{len(figures)}</td></tr>")
         for fig in figures:
+            text = caption(stem, fig)
             png, svg = (esc(quote(f"{stem}/{fig[k]}")) for k in ("png", "svg"))
             thumbs.append(
-                f'<figure><a href="{svg}"><img src="{png}" alt="{esc(fig["caption"])}"></a>'
-                f'<figcaption><b>{esc(stem)}</b> / {esc(fig["name"])}: {esc(fig["caption"])}'
+                f'<figure><a href="{svg}"><img src="{png}" alt="{esc(text)}"></a>'
+                f'<figcaption><b>{esc(stem)}</b> / {esc(fig["name"])}: {esc(text)}'
                 "</figcaption></figure>")
+    other, other_text = edition.other
+    other = (f'<p><a href="{esc(other)}" lang="{"en" if lang != "en" else "zh-CN"}">'
+             f'{esc(other_text)}</a></p>' if (exports_dir / other).resolve().is_file() else "")
+    heads = "".join(f"<th>{esc(c)}</th>" for c in edition.columns)
     page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Exported figures</title>
+<html lang="{edition.html_lang}"><head><meta charset="utf-8"><title>{esc(edition.title)}</title>
 <style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}
 figure{{display:inline-block;width:260px;margin:.5em;vertical-align:top}}
 img{{width:100%;border:1px solid #eee}}</style></head>
-<body><h1>Notebooks</h1>
-<table><tr><th>notebook</th><th>status</th><th>seconds</th><th>figures</th></tr>
+<body>{other}<h1>{esc(edition.notebooks_heading)}</h1>
+<table><tr>{heads}</tr>
 {chr(10).join(rows)}
 </table>
-<h1>Figures</h1>
-<p>Click a thumbnail for the SVG.</p>
+<h1>{esc(edition.figures_heading)}</h1>
+<p>{esc(edition.click_hint)}</p>
 {chr(10).join(thumbs)}
 </body></html>
 """

@@ -3,6 +3,7 @@
     python -m utils run                          # every notebook in notebooks/, sorted
     python -m utils run 02_kaggle_house_prices   # only the ones named (stem, file name or path)
     python -m utils run -p NUM_EPOCHS 5          # parameters for the `parameters` cells
+    python -m utils run --lang zh                # the Chinese edition: notebooks/zh -> exports/zh
 
 Each notebook runs in its own folder (as in Jupyter) in a fresh ipykernel of the interpreter
 running this command (not whatever a `python3` kernelspec elsewhere points to), one notebook
@@ -79,6 +80,7 @@ from tqdm import tqdm
 from traitlets import Type, default
 from traitlets.config import Config
 
+from utils.languages import DEFAULT as DEFAULT_LANG, EDITIONS
 from utils.exports import (EXPORTS_ENV, NAME, STOP_SIGNALS, ExportError, RunnerError,
                            count_figures, exports_lock, install, prepare_exports_dir,
                            read_figures, recover_leftovers, replace_file, replace_text,
@@ -406,16 +408,26 @@ def expected_error_problems(nb):
     return problems
 
 
-def to_html(nb):
-    """The executed notebook as HTML for readers: cells tagged `check` are left out."""
+def to_html(nb, lang=DEFAULT_LANG):
+    """The executed notebook as HTML for readers: cells tagged `check` are left out; the page
+    declares the edition's language (nbconvert takes ISO 639-1 codes only: "zh", then "zh-CN")."""
     config = Config()
     config.TagRemovePreprocessor.enabled = True
     config.TagRemovePreprocessor.remove_cell_tags = {CHECK_TAG}
-    return HTMLExporter(config=config).from_notebook_node(nb)[0]
+    code = EDITIONS[lang].html_lang
+    page = HTMLExporter(config=config, language_code=code.split("-")[0]).from_notebook_node(nb)[0]
+    return page.replace(f'<html lang="{code.split("-")[0]}"', f'<html lang="{code}"', 1)
+
+
+def kernel_pythonpath():
+    """PYTHONPATH for the kernel: the repository first, so `import utils` works from any
+    notebook folder (notebooks/zh/ too), whatever the first cell adds to sys.path."""
+    rest = os.environ.get("PYTHONPATH", "")
+    return os.pathsep.join([str(REPO_ROOT)] + ([rest] if rest else []))
 
 
 def run_notebook(path, parameters, exports_dir, timeout=DEFAULT_CELL_TIMEOUT, progress=True,
-                 nb=None):
+                 nb=None, lang=DEFAULT_LANG):
     """Execute one notebook; on success replace exports/<stem>/ with the fresh exports."""
     stem, start = path.stem, time.time()
     exports_dir.mkdir(parents=True, exist_ok=True)
@@ -433,7 +445,7 @@ def run_notebook(path, parameters, exports_dir, timeout=DEFAULT_CELL_TIMEOUT, pr
             for cell in nb.cells:
                 cell.metadata.setdefault("tags", [])
             nb = parameterize_notebook(nb, parameters, kernel_name="python3", language="python")
-        env = {**os.environ, EXPORTS_ENV: str(staging)}
+        env = {**os.environ, EXPORTS_ENV: str(staging), "PYTHONPATH": kernel_pythonpath()}
         phase = "running its cells"
         execute(nb, path.parent, env, timeout, progress, desc=stem)
         phase = "saving its exports"
@@ -451,7 +463,7 @@ def run_notebook(path, parameters, exports_dir, timeout=DEFAULT_CELL_TIMEOUT, pr
         except ExportError as err:
             raise NotebookFailed(str(err)) from None
         nbformat.write(nb, folder / f"{stem}.ipynb")
-        (folder / f"{stem}.html").write_text(to_html(nb), encoding="utf-8")
+        (folder / f"{stem}.html").write_text(to_html(nb, lang), encoding="utf-8")
         (folder / "run.json").write_text(json.dumps(
             {"seconds": round(seconds, 1), "parameters": parameters,
              "finished": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=1, default=repr))
@@ -493,17 +505,31 @@ def check_timeout(timeout):
 
 
 def run(names=(), parameters=None, notebooks_dir=None, exports_dir=None,
-        timeout=DEFAULT_CELL_TIMEOUT, progress=True):
+        timeout=DEFAULT_CELL_TIMEOUT, progress=True, lang=DEFAULT_LANG):
     """Run the notebooks one after the other, write index.html; returns one Result each.
+
+    `lang` picks the edition (utils/languages.py): its notebooks folder by default, and its
+    sub-folder of the default exports folder (exports/zh/ for "zh"; --exports-dir is taken as is).
 
     Raises RunnerError before anything runs for bad input, and Interrupted (a KeyboardInterrupt)
     on SIGINT/SIGTERM after stopping the kernel; exports are then old or new, never mixed.
     """
     timeout = check_timeout(timeout)
-    notebooks_dir = Path(notebooks_dir or REPO_ROOT / "notebooks")
+    if lang not in EDITIONS:
+        raise RunnerError(f"language {lang!r}: choose from {', '.join(EDITIONS)}")
+    edition = EDITIONS[lang]
+    notebooks_dir = Path(notebooks_dir or REPO_ROOT / edition.notebooks)
+    if lang != DEFAULT_LANG and not notebooks_dir.is_dir():
+        raise RunnerError(f"no {lang} edition in {notebooks_dir}; create it from the English "
+                          "notebooks with `python -m utils.translation sync`")
     source = ("--exports-dir" if exports_dir else
               f"${EXPORTS_ENV}" if os.environ.get(EXPORTS_ENV) else "exports folder")
-    exports_dir = Path(exports_dir or os.environ.get(EXPORTS_ENV) or REPO_ROOT / "exports")
+    exports_dir = Path(exports_dir or Path(os.environ.get(EXPORTS_ENV) or REPO_ROOT / "exports")
+                       / edition.exports)
+    caption = None
+    if lang != DEFAULT_LANG:
+        from utils.translation import GalleryCaptions
+        caption = GalleryCaptions(notebooks_dir)
     notebooks = find_notebooks(names, notebooks_dir)
     loaded, unreadable = {}, {}
     for path in notebooks:
@@ -531,7 +557,7 @@ def run(names=(), parameters=None, notebooks_dir=None, exports_dir=None,
                     log(f"{tag} {path.name} {shown}".rstrip())
                     try:
                         result = run_notebook(path, params, exports_dir, timeout, progress,
-                                              nb=loaded[path])
+                                              nb=loaded[path], lang=lang)
                     except Interrupted as stop:
                         stop.where = f"{path.stem} ({stop.where or 'between cells'})"
                         stop.not_run = [p.stem for p in notebooks[i:]]
@@ -544,10 +570,10 @@ def run(names=(), parameters=None, notebooks_dir=None, exports_dir=None,
                 stop = Interrupted(signal.SIGINT, "")
             stop.results = results
             with signals_deferred():
-                write_index(exports_dir, results)  # the notebooks finished so far
+                write_index(exports_dir, results, lang, caption)  # those finished so far
             raise stop from None
         with signals_deferred():
-            write_index(exports_dir, results)
+            write_index(exports_dir, results, lang, caption)
     return results
 
 
@@ -588,7 +614,11 @@ def main(argv=None):
                         help="stem, file name or path (default: all in --notebooks-dir)")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                         metavar=("NAME", "VALUE"), help="value for a `parameters` cell variable")
-    parser.add_argument("--notebooks-dir", type=Path, default=REPO_ROOT / "notebooks")
+    parser.add_argument("--lang", choices=sorted(EDITIONS), default=DEFAULT_LANG,
+                        help="edition: en (notebooks/ -> exports/) or zh (notebooks/zh/ -> "
+                             "exports/zh/); default: %(default)s")
+    parser.add_argument("--notebooks-dir", type=Path, default=None,
+                        help="default: the edition's folder (notebooks/ or notebooks/zh/)")
     parser.add_argument("--exports-dir", type=Path, default=None,
                         help=f"default: ${EXPORTS_ENV} or exports/ in the repository")
     parser.add_argument("--cell-timeout", type=_positive_seconds, default=DEFAULT_CELL_TIMEOUT,
@@ -602,7 +632,7 @@ def main(argv=None):
         parameters[name] = parse_value(value)
     try:
         results = run(args.notebooks, parameters, args.notebooks_dir, args.exports_dir,
-                      args.cell_timeout, not args.no_progress)
+                      args.cell_timeout, not args.no_progress, args.lang)
     except RunnerError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
