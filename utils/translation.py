@@ -1,0 +1,545 @@
+"""The Chinese edition (notebooks/zh/): one set of code, prose in two languages, drift recorded.
+
+    python -m utils.translation status [STEM...]   every cell or caption a translator must look at
+    python -m utils.translation sync [STEM...]     create or update notebooks/zh/ from the English
+    python -m utils.translation stamp STEM ID...   record that these cells (or figure names) now
+                                                   render the current English text
+    python -m utils.translation stamp --all-current [STEM...]   stamp every newly translated or
+                                                   re-translated cell and caption
+
+The format. notebooks/zh/<stem>.ipynb holds the English notebook's cells in the same order, with
+the same ids, types and metadata:
+- a code cell is the English code cell; only comments may differ (compared as token streams
+  without comments and blank lines);
+- a markdown cell holds Chinese prose and records, in its metadata, what it renders:
+  "translation": {"en_sha1": sha1 of the English cell's source (the cell with the same id) when
+  it was translated, "zh_sha1": sha1 of this cell's source when it was stamped}. When the English
+  cell changes, en_sha1 no longer matches: `status` and the tests name the cell. zh_sha1 lets
+  `stamp --all-current` tell a re-translated cell from one nobody touched since the English
+  changed (that one it leaves alone: it must be updated, or stamped by id if no change is due).
+- notebooks/zh/captions.json: {stem: {figure name: {"zh": ..., "en_sha1": ...}}} for every
+  figure a code cell saves with save_figure(fig, "name", caption=...). en_sha1 is the sha1 of the
+  English caption as written in the code, an f-string's fields kept as `{K}`; the Chinese caption
+  may use the same fields, which the gallery fills with what the English caption showed.
+
+English notebooks are the source; nothing here ever changes them. Standard library and nbformat
+only (the runner imports this for the Chinese gallery).
+"""
+import argparse
+import ast
+import hashlib
+import io
+import json
+import os
+import re
+import sys
+import tokenize
+from pathlib import Path
+
+import nbformat
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EN_DIR = REPO_ROOT / "notebooks"
+ZH_DIR = EN_DIR / "zh"
+CAPTIONS = "captions.json"
+RECORD = "translation"
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
+HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+ENGLISH_WORDS = 4  # a paragraph with this many Latin words and no Chinese is English left over
+# Text that is not prose: fenced code, display and inline math, inline code, HTML tags and
+# entities, link targets and bare URLs. What is left is what a translator translates.
+NOT_PROSE = [re.compile(p, re.S) for p in (
+    r"```.*?```", r"\$\$.*?\$\$", r"(?<!\\)\$[^$\n]+\$", r"`[^`\n]*`", r"<[^>\n]+>",
+    r"&[a-z]+;", r"\]\([^)\s]*\)", r"https?://\S+")]
+FIELD = re.compile(r"\{([^{}]+)\}")
+
+
+class TranslationError(Exception):
+    """A request that cannot be done as asked (stamping English text, an unknown cell id)."""
+
+
+def sha1(text):
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+# ----- comparing code, reading prose ----------------------------------------------------------
+
+def code_tokens(source):
+    """The token stream without comments and blank lines (a line end is a line end, whatever
+    follows it); None when the source does not tokenize (IPython syntax, say)."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return None
+    return [(t.type, "" if t.type in (tokenize.NEWLINE, tokenize.DEDENT) else t.string)
+            for t in tokens if t.type not in (tokenize.COMMENT, tokenize.NL)]
+
+
+def same_code(a, b):
+    """Equal but for comments; source that does not tokenize must be equal character for
+    character."""
+    ta, tb = code_tokens(a), code_tokens(b)
+    return a == b if ta is None or tb is None else ta == tb
+
+
+def prose(text):
+    for pattern in NOT_PROSE:
+        text = pattern.sub(" ", text)
+    return text
+
+
+def english_left(text):
+    """The first paragraph or list item with ENGLISH_WORDS Latin words and no Chinese, or ''."""
+    for part in re.split(r"\n\s*\n|\n(?=\s*(?:[-*+]|\d+\.|#+)\s)", prose(text)):
+        if not HAN.search(part) and len(LATIN_WORD.findall(part)) >= ENGLISH_WORDS:
+            return " ".join(part.split())
+    return ""
+
+
+def markup_only(text):
+    """Nothing to translate: no Latin word and no Chinese outside code, math and markup."""
+    rest = prose(text)
+    return not HAN.search(rest) and not LATIN_WORD.search(rest)
+
+
+def is_chinese(text):
+    """Prose a stamp may vouch for: Chinese with no English paragraph left, or markup only."""
+    return markup_only(text) or (bool(HAN.search(prose(text))) and not english_left(text))
+
+
+def han_share(texts):
+    """Share of Chinese characters among Chinese characters and Latin letters in the prose."""
+    rest = prose("\n\n".join(texts))
+    han = len(HAN.findall(rest))
+    latin = sum(len(w) for w in LATIN_WORD.findall(rest))
+    return han / (han + latin) if han + latin else 1.0
+
+
+def first_words(text, n=8):
+    words = " ".join(text.split()).split(" ")
+    short = " ".join(words[:n])
+    return short[:70] + ("..." if len(words) > n or len(short) > 70 else "")
+
+
+# ----- figure captions ------------------------------------------------------------------------
+
+def _blank_magics(source):
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                     for line in source.splitlines())
+
+
+def _template(node, source):
+    """A caption argument as written: a string, or an f-string with its fields as {expr}."""
+    if node is None:
+        return ""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        parts = []
+        for value in node.values:
+            if isinstance(value, ast.Constant):
+                parts.append(str(value.value))
+            else:
+                parts.append("{" + ast.get_source_segment(source, value.value) + "}")
+        return "".join(parts)
+    return None
+
+
+def figure_captions(nb):
+    """{figure name: English caption template} of every save_figure call in the code cells,
+    and a list of problems (a name or caption that is not written out in the call)."""
+    found, problems = {}, []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "save_figure" not in cell.source:
+            continue
+        source = _blank_magics(cell.source)
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            func = getattr(node, "func", None)
+            if not isinstance(node, ast.Call) or getattr(func, "id", getattr(func, "attr", "")) \
+                    != "save_figure":
+                continue
+            args = dict(zip(("fig", "name", "caption"), node.args))
+            args.update({k.arg: k.value for k in node.keywords})
+            name = args.get("name")
+            if not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
+                problems.append(f"cell {cell.get('id')}: save_figure's name is not a string "
+                                "literal, so its Chinese caption cannot be found")
+                continue
+            template = _template(args.get("caption"), source)
+            if template is None:
+                problems.append(f"cell {cell.get('id')}: the caption of {name.value!r} is not "
+                                "a string or f-string in the call")
+                continue
+            found[name.value] = template
+    return found, problems
+
+
+def fill_caption(zh, template, shown):
+    """The Chinese caption with its {fields} filled from the English caption `shown`, which was
+    rendered from `template`; None when `shown` does not fit the template or a field is unknown."""
+    parts = FIELD.split(template)
+    pattern = "".join(re.escape(p) if i % 2 == 0 else f"(?P<f{i // 2}>.*?)"
+                      for i, p in enumerate(parts))
+    match = re.fullmatch(pattern, shown, re.S)
+    if match is None:
+        return None
+    values = {parts[i]: match.group(f"f{i // 2}") for i in range(1, len(parts), 2)}
+    if any(f not in values for f in FIELD.findall(zh)):
+        return None
+    return FIELD.sub(lambda m: values[m.group(1)], zh)
+
+
+def read_captions(zh_dir):
+    path = Path(zh_dir) / CAPTIONS
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise TranslationError(f"{path} is not valid JSON ({err}); fix it") from None
+    if not isinstance(data, dict):
+        raise TranslationError(f"{path} is not an object of notebooks; fix it")
+    return data
+
+
+class GalleryCaptions:
+    """caption(stem, figures.json entry) for the Chinese gallery: the Chinese caption when it
+    was stamped against the English caption in the code, else the English one."""
+
+    def __init__(self, zh_dir):
+        self.zh_dir = Path(zh_dir)
+        try:
+            self.captions = read_captions(zh_dir)
+        except TranslationError:
+            self.captions = {}  # status and the tests say so; the gallery shows English
+        self.templates = {}
+
+    def __call__(self, stem, entry):
+        if stem not in self.templates:
+            try:
+                nb = nbformat.read(self.zh_dir / f"{stem}.ipynb", as_version=4)
+                self.templates[stem] = figure_captions(nb)[0]
+            except Exception:  # a notebook that is gone or broken: English captions
+                self.templates[stem] = {}
+        template = self.templates[stem].get(entry["name"])
+        record = self.captions.get(stem, {}).get(entry["name"], {})
+        if template is None or not isinstance(record, dict) \
+                or record.get("en_sha1") != sha1(template) or not isinstance(record.get("zh"), str):
+            return entry["caption"]
+        return fill_caption(record["zh"], template, entry["caption"]) or entry["caption"]
+
+
+# ----- the notebooks --------------------------------------------------------------------------
+
+def _read(path):
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as err:  # not JSON, not a notebook: several exception classes
+        reason = str(err).strip().split("\n")[0][:200]
+        raise TranslationError(f"{path} cannot be read as a notebook ({reason}); restore it "
+                               "(git checkout) or, for a Chinese one, run sync") from None
+
+
+def _write(nb, path):
+    """Write aside and rename: an interrupted sync never leaves half a notebook."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    nbformat.write(nb, tmp)
+    os.replace(tmp, path)
+
+
+def _meta(cell):
+    return {k: v for k, v in cell.metadata.items() if k != RECORD}
+
+
+def _stems(en_dir, stems):
+    available = sorted(p.stem for p in Path(en_dir).glob("*.ipynb"))
+    unknown = [s for s in stems if s not in available]
+    if unknown:
+        raise TranslationError(f"no English notebook {', '.join(unknown)} in {en_dir}; choose "
+                               f"from: {', '.join(available) or 'none'}")
+    return list(stems) or available
+
+
+def cell_problems(en_cell, zh_cell):
+    """What is wrong with one Chinese cell against the English cell with the same id."""
+    if zh_cell.cell_type != en_cell.cell_type:
+        return [f"is {zh_cell.cell_type}, the English cell is {en_cell.cell_type}"]
+    problems = []
+    if _meta(zh_cell) != _meta(en_cell):
+        problems.append("metadata (tags, collapsed state...) differ from the English cell")
+    if en_cell.cell_type == "code":
+        if not same_code(en_cell.source, zh_cell.source):
+            problems.append("code differs from the English cell beyond comments")
+        if zh_cell.get("outputs") or zh_cell.get("execution_count") is not None:
+            problems.append("stored with outputs; clear them")
+        return problems
+    if en_cell.cell_type != "markdown":
+        return problems
+    record = zh_cell.metadata.get(RECORD)
+    if not isinstance(record, dict) or "en_sha1" not in record:
+        problems.append("English text, to translate" if zh_cell.source == en_cell.source
+                        else "translated but not stamped")
+    elif record["en_sha1"] != sha1(en_cell.source):
+        problems.append("the English cell changed since it was translated")
+    if isinstance(record, dict) and not is_chinese(zh_cell.source):
+        left = english_left(zh_cell.source)
+        problems.append(f"English left: {first_words(left)!r}" if left else "no Chinese text")
+    return problems
+
+
+def caption_problems(stem, en_nb, captions):
+    templates, problems = figure_captions(en_nb)
+    problems = [f"{stem}: {p}" for p in problems]
+    ours = captions.get(stem, {})
+    if not isinstance(ours, dict):
+        return problems + [f"{stem}: {CAPTIONS} entry is not an object of figures"]
+    for name, template in templates.items():
+        record = ours.get(name)
+        where = f"{stem} figure {name}"
+        if not isinstance(record, dict) or not isinstance(record.get("zh"), str):
+            problems.append(f"{where}: no Chinese caption in {CAPTIONS} | {first_words(template)}")
+            continue
+        if record.get("en_sha1") != sha1(template):
+            problems.append(f"{where}: the English caption changed since it was translated | "
+                            f"{first_words(template)}")
+        if not HAN.search(record["zh"]) or english_left(record["zh"]):
+            problems.append(f"{where}: caption is not Chinese | {first_words(record['zh'])}")
+        unknown = [f for f in FIELD.findall(record["zh"]) if f not in FIELD.findall(template)]
+        if unknown:
+            problems.append(f"{where}: caption uses fields {unknown} that the English caption "
+                            f"does not have")
+    for name in sorted(set(ours) - set(templates)):
+        problems.append(f"{stem} figure {name}: in {CAPTIONS} but no code cell saves "
+                        "it; remove it")
+    return problems
+
+
+def status(en_dir=EN_DIR, zh_dir=ZH_DIR, stems=()):
+    """One line per problem: notebook, cell id, what is wrong, the English cell's first words."""
+    lines = []
+    captions = read_captions(zh_dir)
+    for stem in _stems(en_dir, stems):
+        en = _read(Path(en_dir) / f"{stem}.ipynb")
+        zh_path = Path(zh_dir) / f"{stem}.ipynb"
+        if not zh_path.exists():
+            lines.append(f"{stem}: no Chinese notebook {zh_path}; run "
+                         "`python -m utils.translation sync`")
+            continue
+        zh = _read(zh_path)
+        en_ids = [c.get("id") for c in en.cells]
+        zh_cells = {c.get("id"): c for c in zh.cells}
+        for cell in en.cells:
+            label = f"{stem} {cell.get('id')}"
+            if cell.get("id") not in zh_cells:
+                lines.append(f"{label}: missing in the Chinese notebook | {first_words(cell.source)}")
+                continue
+            for problem in cell_problems(cell, zh_cells[cell.get("id")]):
+                lines.append(f"{label}: {problem} | {first_words(cell.source)}")
+        for cell in zh.cells:
+            if cell.get("id") not in en_ids:
+                lines.append(f"{stem} {cell.get('id')}: not in the English notebook | "
+                             f"{first_words(cell.source)}")
+        common = [i for i in en_ids if i in zh_cells]
+        if [c.get("id") for c in zh.cells if c.get("id") in en_ids] != common:
+            lines.append(f"{stem}: cells are in another order than in the English notebook")
+        if zh.metadata.get("kernelspec") != en.metadata.get("kernelspec"):
+            lines.append(f"{stem}: kernelspec differs from the English notebook")
+        lines += caption_problems(stem, en, captions)
+    return lines
+
+
+def sync(en_dir=EN_DIR, zh_dir=ZH_DIR, stems=()):
+    """Bring notebooks/zh/ in line with the English cells; returns one line per notebook.
+
+    Code cells are copied (a Chinese cell's comments are kept while its code equals the English
+    code); a markdown cell with a translation record, or with Chinese text not yet stamped, is
+    kept as it is; new English cells come in as English text with no record; cells the English
+    notebook dropped are dropped. Afterwards `status` lists what a translator has to do.
+    """
+    Path(zh_dir).mkdir(parents=True, exist_ok=True)
+    report = []
+    for stem in _stems(en_dir, stems):
+        en = _read(Path(en_dir) / f"{stem}.ipynb")
+        missing_ids = [n for n, c in enumerate(en.cells, 1) if not c.get("id")]
+        if missing_ids:
+            raise TranslationError(f"{stem}: cells {missing_ids} have no id; save the English "
+                                   "notebook with nbformat 4.5 or later (JupyterLab does)")
+        zh_path = Path(zh_dir) / f"{stem}.ipynb"
+        old = {c.get("id"): c for c in _read(zh_path).cells} if zh_path.exists() else {}
+        cells, new, kept, restored = [], 0, 0, []
+        for en_cell in en.cells:
+            cell = nbformat.from_dict(json.loads(json.dumps(en_cell)))
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+            zh_cell = old.get(en_cell.get("id"))
+            if zh_cell is not None and zh_cell.cell_type == en_cell.cell_type:
+                if en_cell.cell_type == "code" and same_code(en_cell.source, zh_cell.source):
+                    cell.source = zh_cell.source
+                elif en_cell.cell_type == "code":
+                    restored.append(en_cell.get("id"))
+                elif en_cell.cell_type == "markdown" and (
+                        RECORD in zh_cell.metadata or HAN.search(prose(zh_cell.source))):
+                    cell.source = zh_cell.source
+                    if RECORD in zh_cell.metadata:
+                        cell.metadata[RECORD] = zh_cell.metadata[RECORD]
+                    kept += 1
+            elif en_cell.cell_type == "markdown":
+                new += 1
+            cells.append(cell)
+        dropped = [i for i in old if i not in {c.get("id") for c in en.cells}]
+        zh = nbformat.v4.new_notebook(metadata=json.loads(json.dumps(en.metadata)))
+        zh.nbformat, zh.nbformat_minor, zh.cells = en.nbformat, en.nbformat_minor, cells
+        _write(zh, zh_path)
+        report.append(f"{stem}: {'updated' if old else 'created'} {zh_path}: {kept} markdown "
+                      f"cells kept, {new} new in English"
+                      + (f", English code restored in {', '.join(restored)}" if restored else "")
+                      + (f", dropped {', '.join(dropped)}" if dropped else ""))
+    return report
+
+
+def _needs_stamp(record, en_text, zh_text, left, label):
+    """For --all-current: a Chinese text with no record, or edited since its record. A stale
+    record whose Chinese text nobody edited goes to `left`: only a person can say that the
+    English change needs no Chinese change."""
+    if not record.get("en_sha1"):
+        return True
+    edited = record.get("zh_sha1") not in (None, sha1(zh_text))
+    if record["en_sha1"] == sha1(en_text):
+        return edited  # current; an edit after the stamp only refreshes zh_sha1
+    if not edited:
+        left.append(label)
+    return edited
+
+
+def stamp(stem, ids=(), en_dir=EN_DIR, zh_dir=ZH_DIR, all_current=False):
+    """Record the current English hash on Chinese cells (by id) and captions (by figure name).
+
+    A cell or caption whose text is not Chinese is refused, so a stamp never hides English text.
+    With all_current: every cell and caption that is Chinese and either has no record or was
+    edited since its record; a stale one nobody edited is left for `status` to name.
+    """
+    en = _read(Path(en_dir) / f"{stem}.ipynb")
+    zh_path = Path(zh_dir) / f"{stem}.ipynb"
+    if not zh_path.exists():
+        raise TranslationError(f"no Chinese notebook {zh_path}; run "
+                               "`python -m utils.translation sync` first")
+    zh = _read(zh_path)
+    en_cells = {c.get("id"): c for c in en.cells}
+    templates = figure_captions(en)[0]
+    captions = read_captions(zh_dir)
+    ours = captions.setdefault(stem, {})
+    unknown = [i for i in ids if i not in en_cells and i not in templates]
+    if unknown:
+        raise TranslationError(f"{stem}: no cell or figure {', '.join(unknown)} in the English "
+                               "notebook")
+    done, left = [], []
+    for cell in zh.cells:
+        en_cell = en_cells.get(cell.get("id"))
+        if en_cell is None or cell.cell_type != "markdown" or en_cell.cell_type != "markdown":
+            if cell.get("id") in ids:
+                raise TranslationError(f"{stem} {cell.get('id')}: only markdown cells carry a "
+                                       "translation record")
+            continue
+        record = cell.metadata.get(RECORD) or {}
+        untranslated = not is_chinese(cell.source) or (cell.source == en_cell.source
+                                                       and not markup_only(cell.source))
+        if all_current:
+            if untranslated or not _needs_stamp(record, en_cell.source, cell.source, left,
+                                                cell.get("id")):
+                continue
+        elif cell.get("id") not in ids:
+            continue
+        elif untranslated:
+            left_text = english_left(cell.source) or cell.source
+            raise TranslationError(f"{stem} {cell.get('id')}: not stamped, its text is not "
+                                   f"Chinese yet: {first_words(left_text)!r}")
+        cell.metadata[RECORD] = {"en_sha1": sha1(en_cell.source), "zh_sha1": sha1(cell.source)}
+        done.append(cell.get("id"))
+    for name, template in templates.items():
+        record = ours.get(name)
+        if not (all_current or name in ids):
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("zh"), str):
+            if name in ids:
+                raise TranslationError(f"{stem} figure {name}: write its \"zh\" caption in "
+                                       f"{Path(zh_dir) / CAPTIONS} first")
+            continue
+        if not HAN.search(record["zh"]) or english_left(record["zh"]):
+            if name in ids:
+                raise TranslationError(f"{stem} figure {name}: not stamped, its caption is not "
+                                       f"Chinese yet: {first_words(record['zh'])!r}")
+            continue
+        if all_current and not _needs_stamp(record, template, record["zh"], left, name):
+            continue
+        ours[name] = {"zh": record["zh"], "en_sha1": sha1(template), "zh_sha1": sha1(record["zh"])}
+        done.append(name)
+    if done:
+        _write(zh, zh_path)
+        text = json.dumps(captions, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+        tmp = Path(zh_dir) / f".{CAPTIONS}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, Path(zh_dir) / CAPTIONS)
+    return done, left
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m utils.translation",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--en-dir", type=Path, default=EN_DIR, help="the English notebooks")
+    parser.add_argument("--zh-dir", type=Path, default=ZH_DIR, help="the Chinese notebooks")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("status", "list what a translator must do (exit 1 if anything)"),
+                       ("sync", "create or update the Chinese notebooks from the English")):
+        sub.add_parser(name, help=text).add_argument("stems", nargs="*", metavar="STEM")
+    stamp_parser = sub.add_parser("stamp", help="record the English text a cell now renders")
+    stamp_parser.add_argument("--all-current", action="store_true",
+                              help="every Chinese cell and caption edited since its stamp")
+    stamp_parser.add_argument("args", nargs="*", metavar="STEM [ID...]")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "status":
+            lines = status(args.en_dir, args.zh_dir, args.stems)
+            for line in lines:
+                print(line)
+            for stem in _stems(args.en_dir, args.stems):
+                path = args.zh_dir / f"{stem}.ipynb"
+                if path.exists():
+                    texts = [c.source for c in _read(path).cells if c.cell_type == "markdown"]
+                    print(f"{stem}: {len(HAN.findall(prose(chr(10).join(texts))))} Chinese "
+                          f"characters in its prose ({han_share(texts):.0%} of the prose "
+                          "letters)", file=sys.stderr)
+            print(f"{len(lines)} to do" if lines else "the Chinese edition is up to date",
+                  file=sys.stderr)
+            return 1 if lines else 0
+        if args.command == "sync":
+            for line in sync(args.en_dir, args.zh_dir, args.stems):
+                print(line)
+            return 0
+        if args.all_current:
+            stems = _stems(args.en_dir, args.args)
+        elif len(args.args) < 2:
+            parser.error("stamp needs STEM and at least one cell id or figure name, "
+                         "or --all-current")
+        else:
+            stems = _stems(args.en_dir, args.args[:1])
+        for stem in stems:
+            done, left = stamp(stem, () if args.all_current else args.args[1:], args.en_dir,
+                               args.zh_dir, args.all_current)
+            print(f"{stem}: stamped {', '.join(done) or 'nothing'}")
+            if left:
+                print(f"{stem}: not stamped, the English changed but the Chinese did not: "
+                      f"{', '.join(left)}; update them, or stamp them by id if the English "
+                      "change needs no Chinese change")
+        return 0
+    except TranslationError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
