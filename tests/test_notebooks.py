@@ -190,6 +190,14 @@ def test_error_demos_raised_what_they_declare(executed):
         else:
             assert not errors, f"{stem} cell {n} raised {errors}"
         assert cell.execution_count is not None, f"{stem} cell {n} did not run"
+        # mistakes made on purpose without an error output (so every client runs the notebook):
+        # `with show_error(X):` prints `X: message`, one line per demo
+        for name in re.findall(r"show_error\((\w+)\)", cell.source):
+            if re.search(r"^\s*def show_error", cell.source, re.M):
+                continue
+            printed = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+            assert re.search(rf"^{name}: ", printed, re.M), \
+                f"{stem} cell {n}: show_error({name}) printed no '{name}: ...' line"
 
 
 def test_submission_has_a_price_for_every_test_house(headless):
