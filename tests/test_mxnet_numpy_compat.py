@@ -26,6 +26,7 @@ def fresh(code, cwd, extra_path=()):
 
 def test_numpy_2_gets_back_every_name_mxnet_uses():
     np2 = types.ModuleType("numpy")  # what numpy 2 still has of what the aliases point at
+    np2.__version__ = "2.2.6"
     real = __import__("numpy")
     for name in ("all", "any", "prod", "round", "isin", "sort"):
         setattr(np2, name, getattr(real, name))
@@ -37,6 +38,17 @@ def test_numpy_2_gets_back_every_name_mxnet_uses():
     assert missing["sometrue"] is np2.any and missing["trapz"] is np2.trapezoid
     with pytest.raises(NotImplementedError, match="numpy-financial"):
         missing["pmt"](0.1, 10, 100)
+
+
+def test_numpy_1_26_gets_only_bool():
+    np126 = types.ModuleType("numpy")
+    np126.__version__ = "1.26.4"
+    real = vars(__import__("numpy"))
+    for name in ("PZERO", "NZERO", "PINF", "NINF", "NAN", "NaN", "Inf", "alltrue", "sometrue",
+                 "product", "round_", "msort", "in1d", "trapz", "all", "any", "prod", "round",
+                 "isin", "sort"):
+        setattr(np126, name, real[name])
+    assert list(compat.missing_names(np126)) == ["bool"]
 
 
 def test_names_numpy_still_has_are_left_alone():
