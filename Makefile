@@ -3,22 +3,28 @@
 #   make test    install the development set into .venv, then run the tests
 #   make run ARGS="--lang zh"   the Chinese edition: notebooks/zh -> exports/zh (README.zh.md)
 #   make bench   the training-loop benchmark (book loop vs utils.train)
+#   make lab     JupyterLab on notebooks/ (as root too: containers, WSL root shells)
 #   make lock    re-pin requirements/*.txt from requirements/*.in (ARGS=--upgrade to move pins)
-# Without PYTHON, utils/install.py uses python3 if it is 3.8-3.11, else finds one (and says which);
-# `make PYTHON=python3.9` uses that interpreter.
+# Without PYTHON, utils/install.py uses python3 if it is 3.8-3.13, else finds one (and says which);
+# `make PYTHON=python3.9` uses that interpreter. It installs with uv (from PATH, else from PyPI
+# into the venv), or pip if that fails; INSTALLER=pip forces pip.
 PYTHON ?=
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PINNED_UV := $(abspath $(BIN))/uv
 UV     ?= $(PINNED_UV)
-INSTALL = $(or $(PYTHON),python3) utils/install.py --venv $(VENV) $(if $(PYTHON),--python $(PYTHON))
+INSTALLER ?= auto
+INSTALL = $(or $(PYTHON),python3) utils/install.py --venv $(VENV) $(if $(PYTHON),--python $(PYTHON)) \
+          --installer $(INSTALLER)
+# JupyterLab refuses to start as root without --allow-root
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 LOCK    = cd requirements && $(UV) pip compile --quiet --universal --python-version 3.8 \
-          --custom-compile-command "make lock" $(ARGS)
+          --custom-compile-command "make lock" --override overrides.txt $(ARGS)
 
-.PHONY: all run test check bench lock clean
+.PHONY: all run test check bench lab lock clean
 all: run
 
-$(BIN)/.installed: requirements/learner.txt
+$(BIN)/.installed: requirements/learner.txt utils/mxnet_numpy_compat.py
 	@$(INSTALL)
 	touch $@
 
@@ -34,6 +40,9 @@ run: $(BIN)/.installed
 
 test: $(BIN)/.installed-dev
 	$(BIN)/python -m pytest $(ARGS)
+
+lab: $(BIN)/.installed
+	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/ $(ARGS)
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m utils.bench kfold $(ARGS)

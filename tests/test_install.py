@@ -42,13 +42,14 @@ def test_an_existing_venv_gets_the_lock_then_pip_check_then_the_environment_chec
     log = tmp_path / "calls.log"
     venv_python = fake_venv(tmp_path / "venv", "3.10.13", log)
     python = recording_stub(tmp_path / "bin" / "python3.10", "3.10.13", log)
-    done = install("--venv", tmp_path / "venv", "--python", python)
+    done = install("--venv", tmp_path / "venv", "--python", python, "--installer", "pip")
     assert done.returncode == 0, done.stderr
     calls = log.read_text().splitlines()
     assert calls == [
         f"{python} {REPO_ROOT / 'utils' / 'check.py'} --python-only PIP_REQUIRE_VIRTUALENV=",
-        f"{venv_python} -m pip install -r {REPO_ROOT / 'requirements' / 'learner.txt'} "
-        "PIP_REQUIRE_VIRTUALENV=1",
+        f"{venv_python} -m pip install --quiet --no-deps -r "
+        f"{REPO_ROOT / 'requirements' / 'learner.txt'} PIP_REQUIRE_VIRTUALENV=1",
+        f"{venv_python} -m utils.venv_link PIP_REQUIRE_VIRTUALENV=1",
         f"{venv_python} -m pip check PIP_REQUIRE_VIRTUALENV=1",
         f"{venv_python} -m utils.check PIP_REQUIRE_VIRTUALENV=",
     ]
@@ -76,9 +77,9 @@ def test_a_folder_that_is_not_a_venv_is_refused(tmp_path):
 
 def test_an_unsupported_python_is_refused_before_anything_is_created(tmp_path):
     log = tmp_path / "calls.log"
-    python = recording_stub(tmp_path / "bin" / "python3.13", "3.13.0", log)
+    python = recording_stub(tmp_path / "bin" / "python3.14", "3.14.0", log)
     done = install("--venv", tmp_path / "venv", "--python", python)
-    assert done.returncode == 1 and "Python 3.13 is not supported" in done.stderr
+    assert done.returncode == 1 and "Python 3.14 is not supported" in done.stderr
     assert not (tmp_path / "venv").exists() and not log.exists()
 
 
@@ -129,8 +130,9 @@ def test_this_env_on_colab_lets_pip_install_into_the_machines_python(tmp_path):
     done, python, calls = this_env_install(tmp_path, in_venv=False, colab=True)
     assert done.returncode == 0, done.stderr
     assert calls == [
-        f"{python} -m pip install -r {REPO_ROOT / 'requirements' / 'learner.txt'} "
-        "PIP_REQUIRE_VIRTUALENV=",
+        f"{python} -m pip install --quiet --no-deps -r "
+        f"{REPO_ROOT / 'requirements' / 'learner.txt'} PIP_REQUIRE_VIRTUALENV=",
+        f"{python} -m utils.venv_link PIP_REQUIRE_VIRTUALENV=",
         f"{python} -m pip check PIP_REQUIRE_VIRTUALENV=",
         f"{python} -m utils.check PIP_REQUIRE_VIRTUALENV=",
     ]
@@ -139,9 +141,10 @@ def test_this_env_on_colab_lets_pip_install_into_the_machines_python(tmp_path):
 def test_this_env_in_a_venv_still_has_pip_require_one(tmp_path):
     done, python, calls = this_env_install(tmp_path, in_venv=True, colab=False)
     assert done.returncode == 0, done.stderr
-    assert calls[:2] == [
-        f"{python} -m pip install -r {REPO_ROOT / 'requirements' / 'learner.txt'} "
-        "PIP_REQUIRE_VIRTUALENV=1",
+    assert calls[:3] == [
+        f"{python} -m pip install --quiet --no-deps -r "
+        f"{REPO_ROOT / 'requirements' / 'learner.txt'} PIP_REQUIRE_VIRTUALENV=1",
+        f"{python} -m utils.venv_link PIP_REQUIRE_VIRTUALENV=1",
         f"{python} -m pip check PIP_REQUIRE_VIRTUALENV=1",
     ]
 
@@ -165,3 +168,95 @@ def test_make_passes_python_through_and_finds_one_without_it(tmp_path):
     plain = dry_run()
     assert f"python3 utils/install.py --venv {tmp_path / 'v'}" in plain and "--python" not in plain
     assert "--dev" in dry_run("test")
+
+
+def no_uv_path(tmp_path):
+    """A PATH with the shell tools but no uv: the stub folder first, then /usr/bin and /bin."""
+    return f"{tmp_path / 'tools'}:/usr/bin:/bin"
+
+
+def test_uv_on_path_installs_the_lock_quietly_without_resolving(tmp_path):
+    log = tmp_path / "calls.log"
+    venv_python = fake_venv(tmp_path / "venv", "3.12.1", log)
+    python = recording_stub(tmp_path / "bin" / "python3.12", "3.12.1", log)
+    uv = recording_stub(tmp_path / "tools" / "uv", "0.0.0", log)
+    env = dict(os.environ, PATH=no_uv_path(tmp_path))
+    done = install("--venv", tmp_path / "venv", "--python", python, env=env)
+    assert done.returncode == 0, done.stderr
+    calls = log.read_text().splitlines()
+    assert calls[1] == (f"{uv} pip install --quiet --python {venv_python} --no-deps -r "
+                        f"{REPO_ROOT / 'requirements' / 'learner.txt'} PIP_REQUIRE_VIRTUALENV=1")
+    assert calls[2] == f"{venv_python} -m utils.venv_link PIP_REQUIRE_VIRTUALENV=1"
+
+
+def test_without_uv_the_locked_uv_goes_into_the_venv_first(tmp_path):
+    """The venv's pip fetches the development lock's uv; a stub venv gets none, so pip goes on."""
+    log = tmp_path / "calls.log"
+    venv_python = fake_venv(tmp_path / "venv", "3.11.7", log)
+    python = recording_stub(tmp_path / "bin" / "python3.11", "3.11.7", log)
+    (tmp_path / "tools").mkdir()
+    env = dict(os.environ, PATH=no_uv_path(tmp_path))
+    done = install("--venv", tmp_path / "venv", "--python", python, env=env)
+    assert done.returncode == 0, done.stderr
+    uv_pin = [line.split(" ;")[0] for line in
+              (REPO_ROOT / "requirements" / "dev.txt").read_text().splitlines()
+              if line.startswith("uv==")][0]
+    calls = log.read_text().splitlines()
+    assert calls[1] == f"{venv_python} -m pip install -q {uv_pin} PIP_REQUIRE_VIRTUALENV=1"
+    assert calls[2].startswith(f"{venv_python} -m pip install --quiet --no-deps -r ")
+
+
+def conflicting_pip(tmp_path, lines):
+    """A venv python whose `pip check` prints `lines` and fails, as pip does."""
+    exe = tmp_path / "venv" / "bin" / "python"
+    exe.parent.mkdir(parents=True)
+    text = "\\n".join(lines)
+    exe.write_text(f'#!/bin/sh\nprintf "{text}\\n"\nexit 1\n')
+    exe.chmod(0o755)
+    return str(exe)
+
+
+D2L_312 = ["d2l 1.0.3 has requirement numpy==1.23.5, but you have numpy 1.26.4.",
+           "d2l 1.0.3 has requirement pandas==2.0.3, but you have pandas 2.2.3.",
+           "d2l 1.0.3 has requirement matplotlib==3.7.2, but you have matplotlib 3.9.4.",
+           "d2l 1.0.3 has requirement scipy==1.10.1, but you have scipy 1.14.1."]
+MXNET_313 = "mxnet 1.9.1 has requirement numpy<2.0.0,>1.16.0, but you have numpy 2.2.6."
+
+
+@pytest.mark.parametrize("version, lines, ok", [
+    ((3, 12), D2L_312, True),
+    ((3, 13), D2L_312 + [MXNET_313], True),
+    ((3, 12), D2L_312 + [MXNET_313], False),  # numpy 2 on 3.12 is not what the lock installs
+    ((3, 11), D2L_312[:1], False),  # on 3.8-3.11 pip check must be clean
+    ((3, 12), D2L_312 + ["jupyterlab 4.6.6 requires tornado, which is not installed."], False),
+])
+def test_pip_check_passes_only_the_overrides_made_on_purpose(tmp_path, capsys, version, lines, ok):
+    sys.path.insert(0, str(SCRIPT.parent))
+    import install as installer
+
+    python = conflicting_pip(tmp_path, lines)
+    if ok:
+        installer.pip_check(python, dict(os.environ), version)
+        assert "conflicts requirements/overrides.txt makes on purpose" in capsys.readouterr().out
+    else:
+        with pytest.raises(installer.Refused, match="pip check"):
+            installer.pip_check(python, dict(os.environ), version)
+        assert lines[-1] in capsys.readouterr().out
+
+
+def test_install_probe_of_a_hung_python_ends(tmp_path):
+    """--python naming an interpreter that never answers: one line, exit 1, no wait."""
+    stuck = tmp_path / "bin" / "python3.12"
+    stuck.parent.mkdir(parents=True)
+    stuck.write_text("#!/bin/sh\n/bin/sleep 600\n")
+    stuck.chmod(0o755)
+    child = ("import sys; sys.path.insert(0, sys.argv[1]); import find_python, install; "
+             "find_python.PROBE_SECONDS = 1; sys.exit(install.main(sys.argv[2:]))")
+    done = subprocess.run([sys.executable, "-c", child, str(SCRIPT.parent), "--python",
+                           str(stuck), "--venv", str(tmp_path / "venv")], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and not (tmp_path / "venv").exists()
+    assert done.stderr.splitlines() == [
+        f"{stuck} did not answer within 1 s; skipping it",
+        f"install.py: {stuck} does not run (a pyenv shim for a version that is not active? give "
+        "the interpreter's full path)"]

@@ -15,21 +15,48 @@ import platform
 import struct
 import sys
 
-SUPPORTED_PYTHONS = ((3, 8), (3, 9), (3, 10), (3, 11))
+SUPPORTED_PYTHONS = ((3, 8), (3, 9), (3, 10), (3, 11), (3, 12), (3, 13))
+# MXNet 1.9.1 runs there only with numpy's removed names put back (utils/mxnet_numpy_compat.py)
+PYTHONS_WITH_ALIASES = ((3, 12), (3, 13))
 
 # (platform.system(), platform.machine()) pairs MXNet 1.9.1 publishes wheels for on PyPI
 WHEEL_PLATFORMS = (("Linux", "x86_64"), ("Linux", "aarch64"), ("Darwin", "x86_64"))
 INSTALL_HINT = "python3 utils/install.py (or make)"
+LINK_HINT = "python -m utils.venv_link (run from the repository root with the venv's python), or make"
 
-# name on PyPI -> (exact pin from requirements/learner.in, why it matters)
-PINNED = {
-    "mxnet": ("1.9.1", "the last MXNet release; the notebooks use its 1.x Gluon API"),
-    "numpy": ("1.23.5", "MXNet 1.9.1 imports only with numpy<1.24 (1.24 removed np.bool)"),
-    "d2l": ("1.0.3", "the book's helper package, for plots, Animator and Timer"),
-    "pandas": ("2.0.3", "the version d2l 1.0.3 pins"),
-    "matplotlib": ("3.7.2", "the version d2l 1.0.3 pins"),
-    "scikit-learn": ("1.3.2", "notebook 2's comparison; the last release with wheels for Python 3.8"),
+_WHY_NUMPY = {
+    "1.23.5": "MXNet 1.9.1 imports only with numpy<1.24 (1.24 removed np.bool)",
+    "1.26.4": "the last numpy 1.x, the one with Python 3.12 wheels (np.bool is put back for MXNet)",
+    "2.2.6": "numpy 2 is the only one with Python 3.13 wheels (about 20 removed names are put "
+             "back for MXNet)",
 }
+
+
+def pins_for(version_info=None):
+    """{name on PyPI: (exact pin in requirements/learner.txt for this Python, why it matters)}."""
+    minor = tuple((version_info or sys.version_info)[:2])
+    numpy = "1.23.5" if minor < (3, 12) else "1.26.4" if minor == (3, 12) else "2.2.6"
+    old = minor < (3, 12)  # d2l 1.0.3's own pins have wheels only up to Python 3.11
+    return {
+        "mxnet": ("1.9.1", "the last MXNet release; the notebooks use its 1.x Gluon API"),
+        "numpy": (numpy, _WHY_NUMPY[numpy]),
+        "d2l": ("1.0.3", "the book's helper package, for plots, Animator and Timer"),
+        "pandas": ("2.0.3" if old else "2.2.3",
+                   "the version d2l 1.0.3 pins" if old else
+                   "the first pandas 2 with wheels for Python 3.12 and 3.13"),
+        "matplotlib": ("3.7.2" if old else "3.9.4",
+                       "the version d2l 1.0.3 pins" if old else
+                       "a matplotlib with wheels for Python 3.12 and 3.13"),
+        "scikit-learn": ("1.3.2" if minor < (3, 13) else "1.5.2",
+                         "notebook 2's comparison; the locked version for this Python"),
+    }
+
+
+PINNED = pins_for()
+# what the notebooks import, checked by importing it: (module, name on PyPI); d2l last, as it
+# imports the others (a broken pandas is named as pandas, not as d2l)
+IMPORTS = (("mxnet", "mxnet"), ("pandas", "pandas"), ("matplotlib.pyplot", "matplotlib"),
+           ("sklearn", "scikit-learn"), ("d2l.mxnet", "d2l"))
 
 
 class EnvironmentProblem(RuntimeError):
@@ -45,13 +72,14 @@ def python_problem(version_info=None, colab=None):
     major, minor = (version_info or sys.version_info)[:2]
     if (major, minor) in SUPPORTED_PYTHONS:
         return None
-    where = ("On Colab, switch to a runtime version whose Python is 3.11 (Runtime > Change "
-             "runtime type)." if (on_colab() if colab is None else colab) else
-             "`make` looks for one by itself (python3.11 to python3.8 on PATH, pyenv, uv); "
-             "if you have none: `uv python install 3.11`.")
+    where = ("On Colab, switch to a runtime version whose Python is 3.8 to 3.13 (Runtime > "
+             "Change runtime type)." if (on_colab() if colab is None else colab) else
+             "`make` looks for one by itself (python3.13 to python3.8 on PATH, pyenv, uv); "
+             "if you have none: `uv python install 3.12`.")
     return (
-        "Python {}.{} is not supported: MXNet 1.9.1 needs numpy 1.23.5, which has wheels only "
-        "for Python 3.8 to 3.11. {}".format(major, minor, where)
+        "Python {}.{} is not supported: MXNet 1.9.1 runs only with numpy 1.23.5 (Python 3.8 "
+        "to 3.11), 1.26.4 (3.12) or 2.2 (3.13), each with the wheels for its Python. {}".format(
+            major, minor, where)
     )
 
 
@@ -77,7 +105,7 @@ def platform_problem(system=None, machine=None, pointer_bits=None):
         return None
     if (system, machine) in WHEEL_PLATFORMS:
         return ("this is a {}-bit Python on {} {}: MXNet 1.9.1's wheels are 64-bit; install a "
-                "64-bit Python 3.8 to 3.11.".format(bits, system, machine))
+                "64-bit Python 3.8 to 3.13.".format(bits, system, machine))
     return ("{} {} is not supported: MXNet 1.9.1 has wheels only for Linux x86_64 and aarch64 "
             "and macOS x86_64 (Intel, or Rosetta 2 on Apple Silicon).".format(
                 system or "this system", machine or "(unknown machine)"))
@@ -109,31 +137,58 @@ def version_problems(versions=None):
     return problems
 
 
-def import_problem():
-    """Try the real import: catches broken wheels that metadata alone cannot see."""
-    try:
-        import mxnet  # noqa: F401
-    except Exception as err:  # report any failure in one line, whatever its type
-        return "import mxnet failed ({}: {}); reinstall: {}".format(
-            type(err).__name__, err, INSTALL_HINT)
-    return None
+def hook_problem(version_info=None, modules=None):
+    """On Python 3.12+, a line if the venv's .pth did not arm the numpy names for MXNet."""
+    if tuple((version_info or sys.version_info)[:2]) not in PYTHONS_WITH_ALIASES:
+        return None
+    if "mxnet_numpy_compat" in (sys.modules if modules is None else modules):
+        return None
+    return ("the numpy compatibility hook for MXNet is not installed in this environment "
+            "(MXNet 1.9.1 needs numpy's removed names on Python 3.12+): " + LINK_HINT)
+
+
+def import_problems(imports=IMPORTS):
+    """Import what the notebooks import: catches broken wheels that metadata cannot see.
+
+    One line per package that fails, naming it and the reinstall that fixes it; d2l only if
+    what it imports did import."""
+    import importlib
+
+    problems = []
+    for module, dist in imports:
+        if dist == "d2l" and problems:
+            continue
+        try:
+            importlib.import_module(module)
+        except Exception as err:  # any failure, whatever its type, in one line
+            detail = str(err).strip().splitlines()
+            problems.append("import {} failed ({}: {}); reinstall it: {}".format(
+                module, type(err).__name__, detail[0] if detail else "", INSTALL_HINT))
+    return problems
+
+
+def environment_problems():
+    """Every problem found, one line each: platform, Python, versions, hook, real imports."""
+    problems = [p for p in [platform_problem(), python_problem()] if p]
+    problems += version_problems({name: installed_version(name) for name in PINNED})
+    if not problems:
+        problems += [p for p in [hook_problem()] if p] or import_problems()
+    return problems
 
 
 def check_environment(strict=True, quiet=False):
-    """Print the versions in use; raise EnvironmentProblem listing every problem found."""
-    problems = [p for p in [platform_problem(), python_problem()] if p]
-    versions = {name: installed_version(name) for name in PINNED}
-    problems += version_problems(versions)
-    if not problems:
-        problem = import_problem()
-        if problem:
-            problems.append(problem)
+    """Print the versions in use; raise EnvironmentProblem listing every problem found.
+
+    Returns None (a notebook's first cell shows no `Out[1]`); with strict=False the problems
+    are printed instead of raised."""
+    problems = environment_problems()
     if not quiet:
-        shown = ", ".join("{} {}".format(n, versions[n] or "missing") for n in PINNED)
+        shown = ", ".join("{} {}".format(n, installed_version(n) or "missing") for n in PINNED)
         print("Python {}.{}.{}, {}".format(*(sys.version_info[:3] + (shown,))))
     if problems and strict:
         raise EnvironmentProblem("\n".join(problems))
-    return problems
+    for problem in problems:
+        print("problem: " + problem, file=sys.stderr)
 
 
 def main(argv=None):
@@ -143,9 +198,8 @@ def main(argv=None):
         for problem in problems:
             print(problem, file=sys.stderr)
         return 1 if problems else 0
-    problems = check_environment(strict=False)
-    for problem in problems:
-        print("problem: " + problem, file=sys.stderr)
+    problems = environment_problems()
+    check_environment(strict=False)
     if not problems:
         print("environment OK")
     return 1 if problems else 0

@@ -1,16 +1,17 @@
-"""Find a Python that can run the collection (3.8 to 3.11) when the default one cannot.
+"""Find a Python that can run the collection (3.8 to 3.13) when the default one cannot.
 
-Today's systems ship Python 3.12 or newer as `python3`, which MXNet 1.9.1 cannot use (numpy
-1.23.5 has no wheels for it). Many of those machines still have an older interpreter around;
-this looks for one, newest first, in:
+MXNet 1.9.1 runs on Python 3.8 to 3.13 (3.12 and 3.13 with numpy's removed names put back);
+a newer `python3` (3.14), an older one or one for a platform without MXNet wheels cannot.
+This then looks for a supported interpreter, newest first, in:
 
-1. `python3`, then `python3.11` down to `python3.8` on PATH;
+1. `python3`, then `python3.13` down to `python3.8` on PATH;
 2. pyenv's versions: `$PYENV_ROOT`, `pyenv root`, ~/.pyenv;
 3. Pythons installed by `uv python install`: `$UV_PYTHON_INSTALL_DIR`,
    `$XDG_DATA_HOME/uv/python`, ~/.local/share/uv/python.
 
 Every candidate is run once to ask its version and platform (a pyenv shim can be on PATH and
-still fail), and the platform must have an MXNet wheel too (an arm64 Python on a Mac does not).
+still fail), within PROBE_SECONDS (one that does not answer is named and skipped), and the
+platform must have an MXNet wheel too (an arm64 Python on a Mac does not).
 
 `python utils/find_python.py` prints the interpreter on stdout and which one it is on stderr;
 with none found it exits 1 and prints the one command that gets one. Written for old
@@ -20,15 +21,18 @@ from __future__ import print_function
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import check  # noqa: E402  (utils/check.py, imported as a plain module: no package needed)
 
 PROBE = ("import platform, struct, sys; print('%d %d %d %s %s %d' % (sys.version_info[:3] + "
          "(platform.system(), platform.machine(), struct.calcsize('P') * 8)))")
-MINORS = [minor for _, minor in reversed(check.SUPPORTED_PYTHONS)]  # 11, 10, 9, 8
+MINORS = [minor for _, minor in reversed(check.SUPPORTED_PYTHONS)]  # 13, 12, ..., 8
+PROBE_SECONDS = 20  # a real interpreter answers in well under a second, even on a busy machine
 VERSION_DIR = re.compile(r"^(?:cpython-)?3\.(\d+)\.(\d+)(?:$|-)")
 
 
@@ -41,16 +45,48 @@ def which(name, path):
     return None
 
 
-def probe(exe, env=None):
-    """(version tuple, problem or None) of interpreter `exe`, or None if it does not run."""
+def bounded(cmd, env=None, limit=None):
+    """(exit status, stdout bytes, timed out?) of `cmd`, stopped after `limit` seconds.
+
+    An interpreter or pyenv that never answers (a hung shim, a stalled network folder) would
+    otherwise stop the whole search. The command runs in its own process group, so a shim's
+    children are stopped with it; threading.Timer works on every Python this runs on."""
+    limit = PROBE_SECONDS if limit is None else limit
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            preexec_fn=os.setsid)
+    fired = []
+
+    def stop():
+        fired.append(True)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+    timer = threading.Timer(limit, stop)
+    timer.daemon = True
+    timer.start()
     try:
-        proc = subprocess.Popen([exe, "-c", PROBE], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=env)
         out, _ = proc.communicate()
+    finally:
+        timer.cancel()
+    return proc.returncode, out, bool(fired)
+
+
+def probe(exe, env=None):
+    """(version tuple, problem or None) of interpreter `exe`, or None if it does not run.
+
+    An interpreter that does not answer within PROBE_SECONDS is named on stderr and skipped."""
+    try:
+        status, out, late = bounded([exe, "-c", PROBE], env)
     except OSError:
         return None
+    if late:
+        print("%s did not answer within %d s; skipping it" % (exe, PROBE_SECONDS),
+              file=sys.stderr)
+        return None
     fields = out.decode("ascii", "replace").split()
-    if proc.returncode != 0 or len(fields) != 6:
+    if status != 0 or len(fields) != 6:
         return None
     try:
         version = tuple(int(f) for f in fields[:3])
@@ -84,11 +120,14 @@ def pyenv_roots(env):
     pyenv = which("pyenv", env.get("PATH", ""))
     if pyenv:
         try:
-            out = subprocess.Popen([pyenv, "root"], stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, env=env).communicate()[0]
-            roots.append(out.decode("utf-8", "replace").strip())
+            status, out, late = bounded([pyenv, "root"], env)
         except OSError:
-            pass
+            status, out, late = 1, b"", False
+        if late:
+            print("%s root did not answer within %d s; skipping it" % (pyenv, PROBE_SECONDS),
+                  file=sys.stderr)
+        elif status == 0:
+            roots.append(out.decode("utf-8", "replace").strip())
     roots.append(os.path.join(env.get("HOME", os.path.expanduser("~")), ".pyenv"))
     return [r for r in roots if r]
 
@@ -120,9 +159,9 @@ def candidates(env):
 def how_to_get_one(env):
     """The one command that installs a supported Python, with uv from PyPI if it is missing."""
     if which("uv", env.get("PATH", "")):
-        return "uv python install 3.11"
+        return "uv python install 3.12"
     return ("python3 -m venv ~/.uv-tool && ~/.uv-tool/bin/pip install uv && "
-            "~/.uv-tool/bin/uv python install 3.11")
+            "~/.uv-tool/bin/uv python install 3.12")
 
 
 def find(env=None):
@@ -147,7 +186,7 @@ def find(env=None):
             why = "python3 is %s, which MXNet 1.9.1 cannot use" % shown
         rejected.append(shown)
     seen = ", ".join(rejected) if rejected else "none"
-    return None, ("no Python 3.8 to 3.11 for this platform on PATH, in pyenv or among uv's "
+    return None, ("no Python 3.8 to 3.13 for this platform on PATH, in pyenv or among uv's "
                   "Pythons (found: %s). Get one with: %s  (then run make again)"
                   % (seen, how_to_get_one(env)))
 

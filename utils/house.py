@@ -348,7 +348,7 @@ def _largest_eigenvalue(gram, iterations=100):
     for _ in range(iterations):
         v = nd.dot(gram, v)
         v = v / nd.norm(v)
-    return float(nd.dot(v, nd.dot(gram, v), transpose_a=True).asscalar()) * 1.01
+    return nd.dot(v, nd.dot(gram, v), transpose_a=True).asnumpy().item() * 1.01
 
 
 @dataclass

@@ -6,8 +6,13 @@
 Steps: pick a supported Python (the one given with --python, else this one if it is
 supported, else one found by find_python.py), check the platform before pip runs
 (check.py --python-only), create the venv if needed, install the locked set
-(requirements/learner.txt or dev.txt: every package pinned, per Python), then `pip check` and
-the environment check. It refuses to install into anything that is not a virtual environment:
+(requirements/learner.txt or dev.txt: every package pinned, per Python) with uv (the one on
+PATH, else uv installed from PyPI into the venv first; pip if that fails), quietly, then link
+the repository into the venv (utils/venv_link.py: `utils` importable from any folder, and on
+Python 3.12+ the numpy names MXNet needs), `pip check` and the environment check.
+
+The lock is complete, so it is installed with --no-deps: on Python 3.12+ it deliberately
+overrides d2l 1.0.3's pins (and, on 3.13, MXNet's numpy<2), which a resolver would refuse. It refuses to install into anything that is not a virtual environment:
 the locks pin numpy 1.23.5, pandas 2.0.3 and more, and would downgrade whatever else lives there.
 
 `--this-env` installs into the Python running this script instead, which must be a venv (or a
@@ -17,6 +22,7 @@ from __future__ import print_function
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import time
@@ -29,6 +35,12 @@ import find_python  # noqa: E402
 
 LOCKS = {"learner": os.path.join(REPO, "requirements", "learner.txt"),
          "dev": os.path.join(REPO, "requirements", "dev.txt")}
+# `pip check` lines expected on Python 3.12+: (package, requirement it declares) pairs that
+# requirements/overrides.txt overrides on purpose; any other line fails the install.
+KNOWN_CONFLICTS = {(3, 12): {("d2l", "numpy"), ("d2l", "pandas"), ("d2l", "matplotlib"),
+                             ("d2l", "scipy")}}
+KNOWN_CONFLICTS[(3, 13)] = KNOWN_CONFLICTS[(3, 12)] | {("mxnet", "numpy")}
+CONFLICT = re.compile(r"^(\S+) \S+ has requirement ([A-Za-z0-9_.-]+)")
 
 
 class Refused(Exception):
@@ -105,8 +117,60 @@ def prepare_venv(venv, python, explicit):
     run([python, "-m", "venv", venv])
 
 
-def install(lock, target_python, require_venv=True):
-    """pip install the lock into the venv of `target_python`, then pip check.
+def locked_uv():
+    """The uv pin of the development lock (the same uv `make lock` runs), or plain uv."""
+    try:
+        with open(LOCKS["dev"]) as lock:
+            for line in lock:
+                if line.startswith("uv=="):
+                    return line.split(";")[0].strip()
+    except (IOError, OSError):
+        pass
+    return "uv"
+
+
+def find_uv(target_python, env, choice):
+    """The uv to install with, or None for pip: on PATH, in the venv, else installed into it."""
+    if choice == "pip":
+        return None
+    here = os.path.join(os.path.dirname(target_python), "uv")
+    for uv in (find_python.which("uv", env.get("PATH", "")), here):
+        if uv and os.path.isfile(uv) and os.access(uv, os.X_OK):
+            return uv
+    try:
+        run([target_python, "-m", "pip", "install", "-q", locked_uv()], env)
+    except Refused as err:
+        if choice == "uv":
+            raise
+        print("uv could not be installed (%s); installing with pip instead" % err)
+        return None
+    return here if os.path.isfile(here) else None
+
+
+def pip_check(target_python, env, version=None):
+    """`pip check`, passing only the conflicts requirements/overrides.txt makes on purpose."""
+    cmd = [target_python, "-m", "pip", "check"]
+    sys.stdout.write("+ %s\n" % " ".join(cmd))
+    sys.stdout.flush()
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    out = proc.communicate()[0].decode("utf-8", "replace")
+    if proc.returncode == 0:
+        return
+    known = KNOWN_CONFLICTS.get(tuple((version or sys.version_info)[:2]), set())
+    lines = [line for line in out.splitlines() if line.strip()]
+    unknown = [line for line in lines if not CONFLICT.match(line) or (
+        CONFLICT.match(line).group(1).lower(), CONFLICT.match(line).group(2).lower()) not in known]
+    if unknown or not lines:
+        sys.stdout.write(out)
+        raise Refused("`%s` failed (exit status %d)" % (" ".join(cmd), proc.returncode))
+    print("pip check: only the %d conflicts requirements/overrides.txt makes on purpose (d2l "
+          "1.0.3's pins%s)" % (len(lines), ", MXNet's numpy<2" if ("mxnet", "numpy") in known
+                               else ""))
+
+
+def install(lock, target_python, require_venv=True, installer="auto", version=None):
+    """Install the lock (complete, so --no-deps) into `target_python`'s venv, link, pip check.
 
     pip itself refuses to run outside a venv (PIP_REQUIRE_VIRTUALENV), except on the Colab
     path (`require_venv=False`), where the machine's own Python is the target.
@@ -114,8 +178,14 @@ def install(lock, target_python, require_venv=True):
     env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1")
     if require_venv:
         env["PIP_REQUIRE_VIRTUALENV"] = "1"
-    run([target_python, "-m", "pip", "install", "-r", lock], env)
-    run([target_python, "-m", "pip", "check"], env)
+    uv = find_uv(target_python, env, installer)
+    if uv:
+        run([uv, "pip", "install", "--quiet", "--python", target_python, "--no-deps", "-r",
+             lock], env)
+    else:
+        run([target_python, "-m", "pip", "install", "--quiet", "--no-deps", "-r", lock], env)
+    run([target_python, "-m", "utils.venv_link"], env)
+    pip_check(target_python, env, version)
 
 
 def main(argv=None):
@@ -128,6 +198,9 @@ def main(argv=None):
                         help="the virtual environment to create or reuse (default: .venv)")
     parser.add_argument("--python", help="the interpreter to create the venv with "
                                          "(default: this one if supported, else one found)")
+    parser.add_argument("--installer", choices=("auto", "uv", "pip"), default="auto",
+                        help="auto (default): uv from PATH or the venv, else uv installed from "
+                             "PyPI into the venv, else pip")
     parser.add_argument("--this-env", action="store_true",
                         help="install into the Python running this script, if it is a venv "
                              "(or Colab's own Python)")
@@ -146,7 +219,7 @@ def main(argv=None):
             problem = check.platform_problem() or check.python_problem()
             if problem:
                 raise Refused(problem)
-            target = sys.executable
+            target, version = sys.executable, sys.version_info
         else:
             python, message = choose_python(args.python)
             print(message)
@@ -154,7 +227,8 @@ def main(argv=None):
             venv = os.path.abspath(args.venv)
             prepare_venv(venv, python, explicit=bool(args.python))
             target = venv_python(venv)
-        install(lock, target, require_venv)
+            version = (find_python.probe(target) or (sys.version_info, None))[0]
+        install(lock, target, require_venv, "pip" if args.this_env else args.installer, version)
         run([target, "-m", "utils.check"])
     except Refused as err:
         print("install.py: %s" % err, file=sys.stderr)

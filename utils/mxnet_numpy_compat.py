@@ -1,0 +1,107 @@
+"""Lets MXNet 1.9.1 import on the numpy versions Python 3.12 and 3.13 have wheels for.
+
+MXNet 1.9.1 (the last release) uses names numpy has since removed: `numpy.bool` (gone in 1.24,
+the only one missing on Python 3.12's numpy 1.26.4) and, on numpy 2 (the only numpy with
+Python 3.13 wheels), about twenty more. This module puts them back, and only then: nothing
+happens until something imports `mxnet`, and nothing at all on Python 3.8 to 3.11, whose numpy
+1.23.5 still has every name.
+
+The installer copies this file into the venv's site-packages together with a .pth file whose
+line `import mxnet_numpy_compat; mxnet_numpy_compat.install()` runs at every start of that
+venv's Python: so a learner's own fresh notebook doing `from mxnet import nd` works too, not
+only the collection's. `install()` only adds an import hook (no numpy import, about a
+millisecond); the hook removes itself the first time `mxnet` is imported, after setting the
+names. Self-contained (standard library only): it runs before anything else is importable.
+"""
+import sys
+import types
+import warnings
+
+ENABLED_FROM = (3, 12)  # numpy 1.23.5 (Python 3.8-3.11) has every name MXNet uses
+
+
+def _removed_financial(name):
+    def removed(*args, **kwargs):
+        raise NotImplementedError(
+            "numpy.%s was removed from numpy (1.20); use the numpy-financial package" % name)
+    removed.__name__ = name
+    return removed
+
+
+def missing_names(np):
+    """{name: value} for every name MXNet 1.9.1 uses that this numpy no longer has."""
+    def has(name):
+        return name in vars(np)  # not hasattr: numpy's __getattr__ warns or raises for these
+
+    inf, nan = float("inf"), float("nan")
+    wanted = {
+        "bool": bool,  # removed in numpy 1.24; MXNet uses it at import and in mx.np
+        # removed in numpy 2.0
+        "PZERO": 0.0, "NZERO": -0.0, "PINF": inf, "NINF": -inf, "NAN": nan, "NaN": nan,
+        "Inf": inf,
+        "alltrue": getattr(np, "all", None), "sometrue": getattr(np, "any", None),
+        "product": getattr(np, "prod", None), "round_": getattr(np, "round", None),
+        "msort": lambda a: np.sort(a, axis=0),
+        "in1d": getattr(np, "isin", None),
+        "trapz": getattr(np, "trapezoid", None),
+    }
+    # removed in numpy 1.20, but only numpy 2 fails MXNet's lookup of them in mx.np: stubs
+    # that raise and say why
+    if not str(getattr(np, "__version__", "2")).startswith("1."):
+        for name in ("fv", "ipmt", "irr", "mirr", "nper", "npv", "pmt", "ppmt", "pv", "rate"):
+            wanted[name] = _removed_financial(name)
+    return {name: value for name, value in wanted.items()
+            if value is not None and not has(name)}
+
+
+def apply():
+    """Set the missing names on numpy (and numpy.compat.basestring, used by mx.np.pad)."""
+    import numpy as np
+
+    added = missing_names(np)
+    for name, value in added.items():
+        setattr(np, name, value)
+    compat = sys.modules.get("numpy.compat")
+    if compat is None:
+        try:
+            with warnings.catch_warnings():  # deprecated since 1.26, still there in 2.2
+                warnings.simplefilter("ignore", DeprecationWarning)
+                import numpy.compat as compat
+        except ImportError:
+            compat = types.ModuleType("numpy.compat")
+            sys.modules["numpy.compat"] = compat
+            np.compat = compat
+    if not hasattr(compat, "basestring"):
+        compat.basestring = str
+        added["compat.basestring"] = str
+    return sorted(added)
+
+
+class MXNetImportHook(object):
+    """A meta path finder that only watches for `mxnet`; it finds nothing itself."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "mxnet" or name.startswith("mxnet."):
+            uninstall()
+            apply()
+        return None  # the normal finders import mxnet
+
+
+def installed():
+    return any(isinstance(finder, MXNetImportHook) for finder in sys.meta_path)
+
+
+def install(version_info=None):
+    """Arm the hook (once) on Python 3.12+; returns whether it is armed."""
+    if tuple((version_info or sys.version_info)[:2]) < ENABLED_FROM:
+        return False
+    if "mxnet" in sys.modules:  # too late for a hook; set the names for the rest of the session
+        apply()
+        return False
+    if not installed():
+        sys.meta_path.insert(0, MXNetImportHook())
+    return True
+
+
+def uninstall():
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, MXNetImportHook)]
