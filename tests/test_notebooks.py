@@ -247,3 +247,21 @@ def test_chinese_gallery_shows_chinese_captions(headless, stem):
         assert shown != fig["caption"], f"zh/{stem}/{fig['name']}: no current Chinese caption"
         assert html.escape(shown) in page, f"zh/{stem}/{fig['name']}"
     assert '<html lang="zh-CN"' in (headless["exports"] / "zh" / stem / f"{stem}.html").read_text()
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOK_DIR.glob("*.ipynb")) + sorted(NOTEBOOK_DIR.glob("zh/*.ipynb")),
+                         ids=lambda p: str(p.relative_to(NOTEBOOK_DIR)))
+def test_papermill_reads_every_parameter(path):
+    """papermill (`-p`, `papermill --help-notebook`) sees every name the `parameters` cell sets:
+    a comment holding `=` hides its line from papermill's parser."""
+    from papermill.translators import PythonTranslator
+
+    nb = nbformat.read(path, as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, f"{path.name}: {len(cells)} cells tagged `parameters`"
+    assigned = {node.targets[0].id for node in ast.parse(cells[0].source).body
+                if isinstance(node, ast.Assign)}
+    assigned |= {node.target.id for node in ast.parse(cells[0].source).body
+                 if isinstance(node, ast.AnnAssign)}
+    seen = {p.name for p in PythonTranslator.inspect(cells[0])}
+    assert seen == assigned, f"{path.name}: papermill cannot read {sorted(assigned - seen)}"
