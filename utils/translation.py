@@ -24,21 +24,22 @@ the same ids, types and metadata:
   English caption showed. "en" is that English caption, refreshed by `sync` for the translator
   to read (an entry `sync` adds has "zh": "", to be written); the record is en_sha1.
 
-English notebooks are the source; nothing here ever changes them. Standard library and nbformat
-only (the runner imports this for the Chinese gallery).
+English notebooks are the source; nothing here ever changes them. Standard library,
+nbformat and utils.exports only (the runner imports this for the Chinese gallery).
 """
 import argparse
 import ast
 import hashlib
 import io
 import json
-import os
 import re
 import sys
 import tokenize
 from pathlib import Path
 
 import nbformat
+
+from utils.exports import replace_text
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EN_DIR = REPO_ROOT / "notebooks"
@@ -249,10 +250,8 @@ def _read(path):
 
 
 def _write(nb, path):
-    """Write aside and rename: an interrupted sync never leaves half a notebook."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    nbformat.write(nb, tmp)
-    os.replace(tmp, path)
+    """Atomically: an interrupted sync never leaves half a notebook (nor a temp file)."""
+    replace_text(path, nbformat.writes(nb) + "\n")
 
 
 def _meta(cell):
@@ -500,10 +499,8 @@ def stamp(stem, ids=(), en_dir=EN_DIR, zh_dir=ZH_DIR, all_current=False):
 
 def write_captions(zh_dir, captions):
     """Sorted keys, one key a line: translators of different notebooks edit different lines."""
-    text = json.dumps(captions, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
-    tmp = Path(zh_dir) / f".{CAPTIONS}.tmp"
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, Path(zh_dir) / CAPTIONS)
+    replace_text(Path(zh_dir) / CAPTIONS,
+                 json.dumps(captions, ensure_ascii=False, indent=1, sort_keys=True) + "\n")
 
 
 def main(argv=None):
