@@ -5,7 +5,7 @@
 #   make bench   the training-loop benchmark (book loop vs utils.train)
 #   make lab     JupyterLab on notebooks/ (as root too: containers, WSL root shells)
 #   make lock    re-pin requirements/*.txt from requirements/*.in (ARGS=--upgrade to move pins)
-# Without PYTHON, utils/install.py uses python3 if it is 3.8-3.13, else finds one (and says which);
+# Without PYTHON, utils/setup/install.py uses python3 if it is 3.8-3.13, else finds one (and says which);
 # `make PYTHON=python3.9` uses that interpreter. It installs with uv (from PATH, else from PyPI
 # into the venv), or pip if that fails; INSTALLER=pip forces pip.
 PYTHON ?=
@@ -14,7 +14,7 @@ BIN    := $(VENV)/bin
 PINNED_UV := $(abspath $(BIN))/uv
 UV     ?= $(PINNED_UV)
 INSTALLER ?= auto
-INSTALL = $(or $(PYTHON),python3) utils/install.py --venv $(VENV) $(if $(PYTHON),--python $(PYTHON)) \
+INSTALL = $(or $(PYTHON),python3) utils/setup/install.py --venv $(VENV) $(if $(PYTHON),--python $(PYTHON)) \
           --installer $(INSTALLER)
 # JupyterLab refuses to start as root without --allow-root
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
@@ -24,7 +24,7 @@ LOCK    = cd requirements && $(UV) pip compile --quiet --universal --python-vers
 .PHONY: all run test check bench lab lock clean
 all: run
 
-$(BIN)/.installed: requirements/learner.txt utils/mxnet_numpy_compat.py
+$(BIN)/.installed: requirements/learner.txt utils/setup/mxnet_numpy_compat.py
 	@$(INSTALL)
 	touch $@
 
@@ -45,7 +45,7 @@ lab: $(BIN)/.installed
 	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/ $(ARGS)
 
 bench: $(BIN)/.installed
-	$(BIN)/python -m utils.bench kfold $(ARGS)
+	$(BIN)/python -m utils.course.bench kfold $(ARGS)
 
 # The development set brings the pinned uv; `make lock UV=uv` uses another one.
 lock: $(if $(filter $(PINNED_UV),$(UV)),$(BIN)/.installed-dev)

@@ -53,9 +53,9 @@ _executions = []  # (notebook stem, ok) for every run of a course notebook throu
 
 @pytest.fixture(scope="session", autouse=True)
 def _count_notebook_runs():
-    """Count course-notebook executions by wrapping utils.run.run_notebook (if it exists)."""
+    """Count course-notebook executions by wrapping utils.course.run.run_notebook (if it exists)."""
     try:
-        from utils import run
+        from utils.course import run
     except Exception:  # the runner's own tests report an import failure
         yield
         return

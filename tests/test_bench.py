@@ -1,4 +1,4 @@
-"""utils.bench: the CLI runs on a tiny configuration and reports both loops' identical CV.
+"""utils.course.bench: the CLI runs on a tiny configuration and reports both loops' identical CV.
 
 The benchmark is a tool, not a timed test: nothing here asserts a speed-up, only that the
 report is complete and that the two loops agree."""
@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from conftest import REPO_ROOT
-from utils import bench
+from utils.course import bench
 
 ROUND = re.compile(r"^round (\d+): reference (\S+) s, project (\S+) s, ratio (\S+)x$")
 
 
 def run_bench(*args):
-    return subprocess.run([sys.executable, "-m", "utils.bench", *args], cwd=REPO_ROOT,
+    return subprocess.run([sys.executable, "-m", "utils.course.bench", *args], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=300)
 
 

@@ -81,7 +81,7 @@ def test_missing_package_points_at_the_installer():
     versions = {name: pin for name, (pin, _) in check.PINNED.items()}
     versions["d2l"] = None
     (problem,) = check.version_problems(versions)
-    assert problem.startswith("d2l is not installed") and "utils/install.py" in problem
+    assert problem.startswith("d2l is not installed") and "utils/setup/install.py" in problem
 
 
 def test_this_environment_is_the_pinned_one(capsys):
@@ -125,7 +125,7 @@ def test_the_hook_is_required_only_on_3_12_and_3_13():
     assert check.hook_problem((3, 12), modules={"mxnet_numpy_compat": object()}) is None
     for minor in (12, 13):
         problem = check.hook_problem((3, minor), modules={})
-        assert "numpy compatibility hook" in problem and "utils.venv_link" in problem
+        assert "numpy compatibility hook" in problem and "utils.setup.venv_link" in problem
 
 
 def test_the_check_as_a_script_says_ok_or_names_problems(monkeypatch, capsys):

@@ -2,7 +2,7 @@
 `-p`), `jupyter nbconvert --execute`, `jupyter execute` and nbval.
 
 They need `utils` importable wherever the kernel starts, which the installer arranges by
-linking the repository into the venv (utils/venv_link.py). A small synthetic notebook proves
+linking the repository into the venv (utils/setup/venv_link.py). A small synthetic notebook proves
 that for each client (a kernel start and an MXNet import each, a few seconds); one real course
 notebook (1) runs through papermill from a temporary folder.
 """
@@ -17,14 +17,14 @@ import nbformat
 import pytest
 
 from conftest import REPO_ROOT
-from utils import venv_link
+from utils.setup import venv_link
 
 BIN = Path(sys.executable).parent
 LINKED = (Path(sysconfig.get_paths()["purelib"]) / venv_link.PTH)
 pytestmark = pytest.mark.skipif(
     not LINKED.exists() and os.environ.get("CI") != "true",
     reason=f"this venv is not linked to the repository ({LINKED} missing): "
-           "python -m utils.venv_link, or make test")
+           "python -m utils.setup.venv_link, or make test")
 
 
 @pytest.fixture

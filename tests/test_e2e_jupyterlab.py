@@ -38,7 +38,7 @@ from playwright.sync_api import sync_playwright
 
 from conftest import REPO_ROOT, skip_or_fail
 from test_notebooks import RUNS, STEMS, ZH_STEMS, expected_error, headless_run, run_folder
-from utils.exports import read_figures
+from utils.course.exports import read_figures
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

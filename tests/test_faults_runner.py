@@ -1,4 +1,4 @@
-"""Fault injection for the runner (utils/run.py, utils/exports.py): signals, unreadable
+"""Fault injection for the runner (utils/course/run.py, utils/course/exports.py): signals, unreadable
 notebooks, bad arguments, interrupted export swaps, a second run, damaged files from earlier runs.
 
 Tiny notebooks written here, real kernels, no MXNet. Each fault must give one line that names
@@ -18,8 +18,8 @@ import pytest
 from conftest import REPO_ROOT
 from test_runner import dirs  # noqa: F401  (the fixture, shared)
 from test_runner import break_renames, make_notebook, run_main, snapshot, write_export
-from utils import run
-from utils.exports import install, manifest_entry_problem, recover_leftovers, write_index
+from utils.course import run
+from utils.course.exports import install, manifest_entry_problem, recover_leftovers, write_index
 
 
 def cli(*args, **kwargs):
@@ -227,7 +227,7 @@ CRASH_IN_SWAP = textwrap.dedent("""
     import os, shutil, sys
     sys.path.insert(0, sys.argv[1])
     from pathlib import Path
-    from utils import exports
+    from utils.course import exports
     new, target, crash_at = Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
     calls = []
     real_replace, real_rmtree = os.replace, shutil.rmtree
@@ -543,7 +543,7 @@ def test_a_cell_that_removes_its_staging_or_exports_folder_is_named(dirs, capsys
 
 
 def test_the_lock_is_taken_again_when_a_notebook_removed_it(tmp_path):
-    from utils.exports import exports_lock
+    from utils.course.exports import exports_lock
     exports = tmp_path / "exports"
     exports.mkdir()
     with exports_lock(exports) as keep:
@@ -579,7 +579,7 @@ def test_a_multi_line_error_message_is_reported_in_one_line(dirs, capsys):
 
 
 def test_a_lock_that_cannot_be_written_is_one_line(tmp_path, monkeypatch):
-    from utils import exports as E
+    from utils.course import exports as E
     real_pwrite = os.pwrite
 
     def full(fd, data, offset):

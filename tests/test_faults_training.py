@@ -10,7 +10,8 @@ import pytest
 from mxnet import gluon, nd
 from mxnet.gluon import nn
 
-from utils import bench, data
+from utils import data
+from utils.course import bench
 from utils import train as T
 
 CONFIG = dict(num_epochs=3, learning_rate=0.5, batch_size=16)

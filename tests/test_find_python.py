@@ -1,4 +1,4 @@
-"""utils/find_python.py on faked machines: a PATH and a HOME of stub interpreters, no network.
+"""utils/setup/find_python.py on faked machines: a PATH and a HOME of stub interpreters, no network.
 
 A stub is a two-line shell script that answers find_python's probe the way a real Python
 would (version, system, machine, pointer bits); a broken stub fails like a pyenv shim whose
@@ -12,9 +12,9 @@ import time
 import pytest
 
 from conftest import REPO_ROOT
-from utils import find_python
+from utils.setup import find_python
 
-SCRIPT = REPO_ROOT / "utils" / "find_python.py"
+SCRIPT = REPO_ROOT / "utils" / "setup" / "find_python.py"
 
 
 def hung(path):

@@ -1,4 +1,4 @@
-"""utils/install.py: refuses anything but a venv, checks before pip, installs the lock.
+"""utils/setup/install.py: refuses anything but a venv, checks before pip, installs the lock.
 
 Every install here runs stub interpreters that record what they were asked to do, so no test
 touches the network or any real environment.
@@ -12,7 +12,7 @@ import pytest
 
 from conftest import REPO_ROOT
 
-SCRIPT = REPO_ROOT / "utils" / "install.py"
+SCRIPT = REPO_ROOT / "utils" / "setup" / "install.py"
 
 
 def recording_stub(path, version, log):
@@ -49,7 +49,7 @@ def test_an_existing_venv_gets_the_lock_then_pip_check_then_the_environment_chec
         f"{python} {REPO_ROOT / 'utils' / 'check.py'} --python-only PIP_REQUIRE_VIRTUALENV=",
         f"{venv_python} -m pip install --quiet --no-deps -r "
         f"{REPO_ROOT / 'requirements' / 'learner.txt'} PIP_REQUIRE_VIRTUALENV=1",
-        f"{venv_python} -m utils.venv_link PIP_REQUIRE_VIRTUALENV=1",
+        f"{venv_python} -m utils.setup.venv_link PIP_REQUIRE_VIRTUALENV=1",
         f"{venv_python} -m pip check PIP_REQUIRE_VIRTUALENV=1",
         f"{venv_python} -m utils.check PIP_REQUIRE_VIRTUALENV=",
     ]
@@ -132,7 +132,7 @@ def test_this_env_on_colab_lets_pip_install_into_the_machines_python(tmp_path):
     assert calls == [
         f"{python} -m pip install --quiet --no-deps -r "
         f"{REPO_ROOT / 'requirements' / 'learner.txt'} PIP_REQUIRE_VIRTUALENV=",
-        f"{python} -m utils.venv_link PIP_REQUIRE_VIRTUALENV=",
+        f"{python} -m utils.setup.venv_link PIP_REQUIRE_VIRTUALENV=",
         f"{python} -m pip check PIP_REQUIRE_VIRTUALENV=",
         f"{python} -m utils.check PIP_REQUIRE_VIRTUALENV=",
     ]
@@ -144,7 +144,7 @@ def test_this_env_in_a_venv_still_has_pip_require_one(tmp_path):
     assert calls[:3] == [
         f"{python} -m pip install --quiet --no-deps -r "
         f"{REPO_ROOT / 'requirements' / 'learner.txt'} PIP_REQUIRE_VIRTUALENV=1",
-        f"{python} -m utils.venv_link PIP_REQUIRE_VIRTUALENV=1",
+        f"{python} -m utils.setup.venv_link PIP_REQUIRE_VIRTUALENV=1",
         f"{python} -m pip check PIP_REQUIRE_VIRTUALENV=1",
     ]
 
@@ -163,10 +163,10 @@ def test_make_passes_python_through_and_finds_one_without_it(tmp_path):
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    assert f"python3.9 utils/install.py --venv {tmp_path / 'v'} --python python3.9" in \
+    assert f"python3.9 utils/setup/install.py --venv {tmp_path / 'v'} --python python3.9" in \
         dry_run("PYTHON=python3.9")
     plain = dry_run()
-    assert f"python3 utils/install.py --venv {tmp_path / 'v'}" in plain and "--python" not in plain
+    assert f"python3 utils/setup/install.py --venv {tmp_path / 'v'}" in plain and "--python" not in plain
     assert "--dev" in dry_run("test")
 
 
@@ -186,7 +186,7 @@ def test_uv_on_path_installs_the_lock_quietly_without_resolving(tmp_path):
     calls = log.read_text().splitlines()
     assert calls[1] == (f"{uv} pip install --quiet --python {venv_python} --no-deps -r "
                         f"{REPO_ROOT / 'requirements' / 'learner.txt'} PIP_REQUIRE_VIRTUALENV=1")
-    assert calls[2] == f"{venv_python} -m utils.venv_link PIP_REQUIRE_VIRTUALENV=1"
+    assert calls[2] == f"{venv_python} -m utils.setup.venv_link PIP_REQUIRE_VIRTUALENV=1"
 
 
 def test_without_uv_the_locked_uv_goes_into_the_venv_first(tmp_path):

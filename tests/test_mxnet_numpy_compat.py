@@ -1,5 +1,5 @@
 """The numpy names MXNet 1.9.1 needs on Python 3.12+: set only when `mxnet` is imported, never
-on 3.8-3.11, and written into the venv by utils/venv_link.py so any notebook there gets them."""
+on 3.8-3.11, and written into the venv by utils/setup/venv_link.py so any notebook there gets them."""
 import os
 import subprocess
 import sys
@@ -9,10 +9,10 @@ import types
 import pytest
 
 from conftest import REPO_ROOT
-from utils import mxnet_numpy_compat as compat
-from utils import venv_link
+from utils.setup import mxnet_numpy_compat as compat
+from utils.setup import venv_link
 
-UTILS = str(REPO_ROOT / "utils")
+UTILS = str(REPO_ROOT / "utils" / "setup")
 
 
 def fresh(code, cwd, extra_path=()):
@@ -91,7 +91,7 @@ def test_the_link_writes_the_path_and_on_3_12_the_hook(tmp_path):
     assert open(pth).read() == ("/some/repo\n"
                                 "import mxnet_numpy_compat; mxnet_numpy_compat.install()\n")
     assert (tmp_path / "mxnet_numpy_compat.py").read_text() == \
-        (REPO_ROOT / "utils" / "mxnet_numpy_compat.py").read_text()
+        (REPO_ROOT / "utils" / "setup" / "mxnet_numpy_compat.py").read_text()
     venv_link.link(str(tmp_path), "/some/repo", (3, 11))  # relinked by an older Python
     assert open(pth).read() == "/some/repo\n" and not (tmp_path / "mxnet_numpy_compat.py").exists()
     assert sorted(os.listdir(tmp_path)) == ["d2l_mxnet_notebooks.pth"]  # no .tmp left

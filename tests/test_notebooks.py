@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO_ROOT
-from utils import run
+from utils.course import run
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 COURSE = ["01_numerical_stability", "02_kaggle_house_prices", "03_model_construction"]
@@ -235,7 +235,7 @@ def test_readme_quick_look_runs(tmp_path, house_dir, monkeypatch):
 def test_chinese_gallery_shows_chinese_captions(headless, stem):
     """exports/zh/index.html declares zh-CN and shows each figure with its Chinese caption
     (notebooks/zh/captions.json); the figures keep the code's English captions and labels."""
-    from utils.translation import GalleryCaptions
+    from utils.course.translation import GalleryCaptions
 
     result = headless["zh_results"][f"zh/{stem}"]
     assert result.ok, f"zh/{stem} failed under the runner: {result.error}"

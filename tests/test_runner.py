@@ -1,4 +1,4 @@
-"""The runner (utils/run.py) on tiny notebooks written here: real kernels, no MXNet work."""
+"""The runner (utils/course/run.py) on tiny notebooks written here: real kernels, no MXNet work."""
 import asyncio
 import json
 import os
@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 from conftest import REPO_ROOT
-from utils import run
+from utils.course import run
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
@@ -337,7 +337,7 @@ def test_the_progress_bar_counts_the_cells_errors_name(dirs, capsys):
 
 
 def test_the_gallery_says_when_figures_came_from_changed_parameters(tmp_path):
-    from utils.exports import write_index
+    from utils.course.exports import write_index
     for stem, parameters in (("changed", {"NUM_EPOCHS": 5}), ("full", {})):
         (tmp_path / stem).mkdir()
         (tmp_path / stem / "run.json").write_text(json.dumps(

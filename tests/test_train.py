@@ -11,7 +11,8 @@ import pytest
 from mxnet import gluon, nd
 from mxnet.gluon import nn
 
-from utils import bench, data
+from utils import data
+from utils.course import bench
 from utils import train as T
 
 TOL = 1e-5  # the bound on any per-epoch score of the fast loop vs the book loop

@@ -1,4 +1,4 @@
-"""The Chinese edition (notebooks/zh/, utils/translation.py): one set of code, drift named.
+"""The Chinese edition (notebooks/zh/, utils/course/translation.py): one set of code, drift named.
 
 The checks on the real notebooks (parametrized over notebooks/*.ipynb) are the functions below
 called `*_problems`; each is first proved on synthetic notebooks in a temporary folder: quiet on
@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 from conftest import REPO_ROOT
-from utils import translation as tr
+from utils.course import translation as tr
 
 EN_DIR = REPO_ROOT / "notebooks"
 ZH_DIR = EN_DIR / "zh"
@@ -120,16 +120,16 @@ def all_problems(en_dir, zh_dir, stem):
 def test_the_chinese_edition_has_every_notebook():
     missing = [s for s in STEMS if not (ZH_DIR / f"{s}.ipynb").exists()]
     assert STEMS and not missing, f"no Chinese notebook for {missing}: run " \
-        "`python -m utils.translation sync`, translate, then `stamp --all-current`"
+        "`python -m utils.course.translation sync`, translate, then `stamp --all-current`"
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("stem", STEMS)
 def test_chinese_notebook(stem, check):
     if not (ZH_DIR / f"{stem}.ipynb").exists():
-        pytest.fail(f"notebooks/zh/{stem}.ipynb is missing: run `python -m utils.translation sync`")
+        pytest.fail(f"notebooks/zh/{stem}.ipynb is missing: run `python -m utils.course.translation sync`")
     problems = check(EN_DIR, ZH_DIR, stem)
-    assert not problems, f"{stem}: {len(problems)} problems (`python -m utils.translation " \
+    assert not problems, f"{stem}: {len(problems)} problems (`python -m utils.course.translation " \
         "status` lists them):\n" + "\n".join(problems)
 
 
@@ -459,7 +459,7 @@ def test_the_runner_runs_the_chinese_edition_into_its_own_gallery(tmp_path, monk
     """`python -m utils run --lang zh`: notebooks/zh/ runs in its own folder and still finds
     utils/ (the runner puts the repository on the kernel's PYTHONPATH; ".." is notebooks/ here),
     exports into <exports>/zh/, and the gallery and pages are Chinese, captions filled in."""
-    from utils import run
+    from utils.course import run
 
     en_dir, zh_dir = tmp_path / "notebooks", tmp_path / "notebooks" / "zh"
     plot_code = ("import sys; sys.path.insert(0, \"..\")\n"
@@ -490,7 +490,7 @@ def test_the_runner_runs_the_chinese_edition_into_its_own_gallery(tmp_path, monk
 
 
 def test_english_pages_declare_english(tmp_path):
-    from utils import exports, run
+    from utils.course import exports, run
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Title")])
     assert '<html lang="en"' in run.to_html(nb)
@@ -512,9 +512,9 @@ def test_status_names_a_stamped_cell_that_is_english_and_an_unreadable_notebook(
 
 
 def test_running_a_chinese_edition_that_is_not_there_says_how_to_make_it(tmp_path):
-    from utils import run
+    from utils.course import run
 
-    with pytest.raises(run.RunnerError, match="no zh edition in .*utils.translation sync"):
+    with pytest.raises(run.RunnerError, match="no zh edition in .*utils.course.translation sync"):
         run.run(lang="zh", notebooks_dir=tmp_path / "zh", exports_dir=tmp_path / "exports")
     assert not (tmp_path / "exports").exists()
 

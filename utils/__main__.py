@@ -1,4 +1,4 @@
-"""`python -m utils run ...` executes the notebooks (utils/run.py); `python -m utils check`
+"""`python -m utils run ...` executes the notebooks (utils/course/run.py); `python -m utils check`
 checks the environment (utils/check.py)."""
 import sys
 
@@ -15,7 +15,7 @@ def main(argv=None):
         if argv[0] == "check":
             from utils.check import main as command
         else:
-            from utils.run import main as command  # imported lazily: it needs Jupyter packages
+            from utils.course.run import main as command  # imported lazily: it needs Jupyter packages
         return command(argv[1:])
     except KeyboardInterrupt:  # Ctrl-C while importing, before the command could handle it
         print(f"\ninterrupted (SIGINT): python -m utils {argv[0]} stopped before it changed "

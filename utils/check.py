@@ -16,13 +16,13 @@ import struct
 import sys
 
 SUPPORTED_PYTHONS = ((3, 8), (3, 9), (3, 10), (3, 11), (3, 12), (3, 13))
-# MXNet 1.9.1 runs there only with numpy's removed names put back (utils/mxnet_numpy_compat.py)
+# MXNet 1.9.1 runs there only with numpy's removed names put back (utils/setup/mxnet_numpy_compat.py)
 PYTHONS_WITH_ALIASES = ((3, 12), (3, 13))
 
 # (platform.system(), platform.machine()) pairs MXNet 1.9.1 publishes wheels for on PyPI
 WHEEL_PLATFORMS = (("Linux", "x86_64"), ("Linux", "aarch64"), ("Darwin", "x86_64"))
-INSTALL_HINT = "python3 utils/install.py (or make)"
-LINK_HINT = "python -m utils.venv_link (run from the repository root with the venv's python), or make"
+INSTALL_HINT = "python3 utils/setup/install.py (or make)"
+LINK_HINT = "python -m utils.setup.venv_link (run from the repository root with the venv's python), or make"
 
 _WHY_NUMPY = {
     "1.23.5": "MXNet 1.9.1 imports only with numpy<1.24 (1.24 removed np.bool)",

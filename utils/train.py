@@ -2,7 +2,7 @@
 
 `train` gives the same numbers as the book's loop (DataLoader + `gluon.Trainer`), several times
 faster, because readers re-run k-fold after every hyperparameter change. The speed comes from
-three things (see `python -m utils.bench kfold`):
+three things (see `python -m utils.course.bench kfold`):
 
 1. one `take` of a shuffled index per epoch into a fixed buffer, instead of a DataLoader that
    indexes and stacks every sample;

@@ -10,7 +10,7 @@ running this command (not whatever a `python3` kernelspec elsewhere points to), 
 after the other, with a progress bar per notebook (cell number, elapsed time). Its exports are
 written to a staging folder (`COURSE_EXPORTS_DIR`, see utils/plot.py) and, on success, swapped
 in for `exports/<stem>/` as a whole (renames on one filesystem, so never old and new mixed;
-utils/exports.py does the swap, the lock and index.html):
+utils/course/exports.py does the swap, the lock and index.html):
 
     exports/<stem>/         figures (PNG+SVG) and figures.json, <stem>.ipynb, <stem>.html, run.json
     exports/submission.csv  copied from a notebook folder holding one: the house-price notebook
@@ -92,13 +92,13 @@ from tqdm import tqdm
 from traitlets import Type, default
 from traitlets.config import Config
 
-from utils.languages import DEFAULT as DEFAULT_LANG, EDITIONS
-from utils.exports import (EXPORTS_ENV, INTERACTIVE, LOCK_NAME, NAME, STOP_SIGNALS, ExportError,
+from utils.course.languages import DEFAULT as DEFAULT_LANG, EDITIONS
+from utils.course.exports import (EXPORTS_ENV, INTERACTIVE, LOCK_NAME, NAME, STOP_SIGNALS, ExportError,
                            RunnerError, count_figures, exports_lock, install, prepare_exports_dir,
                            read_figures, recover_leftovers, replace_file, replace_text,
                            signals_deferred, write_index)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = re.compile(r"#\s*expected error:\s*([A-Za-z_][\w.]*)\s*$")
 DEFAULT_CELL_TIMEOUT = 1800
 CHECK_TAG = "check"
@@ -686,7 +686,7 @@ def run(names=(), parameters=None, notebooks_dir=None, exports_dir=None,
         timeout=DEFAULT_CELL_TIMEOUT, progress=True, lang=DEFAULT_LANG):
     """Run the notebooks one after the other, write index.html; returns one Result each.
 
-    `lang` picks the edition (utils/languages.py): its notebooks folder by default, and its
+    `lang` picks the edition (utils/course/languages.py): its notebooks folder by default, and its
     sub-folder of the default exports folder (exports/zh/ for "zh"; --exports-dir is taken as is).
 
     Raises RunnerError before anything runs for bad input, and Interrupted (a KeyboardInterrupt)
@@ -699,14 +699,14 @@ def run(names=(), parameters=None, notebooks_dir=None, exports_dir=None,
     notebooks_dir = Path(notebooks_dir or REPO_ROOT / edition.notebooks)
     if lang != DEFAULT_LANG and not notebooks_dir.is_dir():
         raise RunnerError(f"no {lang} edition in {notebooks_dir}; create it from the English "
-                          "notebooks with `python -m utils.translation sync`")
+                          "notebooks with `python -m utils.course.translation sync`")
     source = ("--exports-dir" if exports_dir else
               f"${EXPORTS_ENV}" if os.environ.get(EXPORTS_ENV) else "exports folder")
     exports_dir = Path(exports_dir or Path(os.environ.get(EXPORTS_ENV) or REPO_ROOT / "exports")
                        / edition.exports)
     caption = None
     if lang != DEFAULT_LANG:
-        from utils.translation import GalleryCaptions
+        from utils.course.translation import GalleryCaptions
         caption = GalleryCaptions(notebooks_dir)
     notebooks = find_notebooks(names, notebooks_dir)
     loaded, unreadable = {}, {}

@@ -1,8 +1,8 @@
 """Benchmark: the book's k-fold loop against `utils.train.k_fold` on the same configuration.
 
-    python -m utils.bench kfold                      # the book's: 5 folds x 100 epochs, batch 64,
+    python -m utils.course.bench kfold                      # the book's: 5 folds x 100 epochs, batch 64,
                                                      # Adam lr 5, wd 0, Dense(1), real data
-    python -m utils.bench kfold --epochs 2 --rounds 3 --synthetic   # a quick smoke run
+    python -m utils.course.bench kfold --epochs 2 --rounds 3 --synthetic   # a quick smoke run
 
 Both loops run in one process, alternating (reference, project) for several rounds, each from
 the same seed; the machine's load drifts, so only the per-round ratios are compared. The output
@@ -26,7 +26,7 @@ from mxnet import autograd, gluon, nd
 from mxnet.gluon import nn
 
 from utils import data
-from utils.exports import replace_text
+from utils.course.exports import replace_text
 from utils import train as fast
 
 # ------------------------------------------------------------------- the book's loop (reference)
@@ -158,7 +158,7 @@ def bench_kfold(X, y, *, rounds=3, seed=0, out=print, **config):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m utils.bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m utils.course.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     kf = sub.add_parser("kfold", help="book k-fold loop vs utils.train.k_fold")

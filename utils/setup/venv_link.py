@@ -1,12 +1,12 @@
 """Link this repository into the Python that runs this module (a venv), at its start-up.
 
 Writes two things into that Python's site-packages (the installer runs it with the venv's
-python; `python -m utils.venv_link` from the repository root does it by hand):
+python; `python -m utils.setup.venv_link` from the repository root does it by hand):
 
 - `d2l_mxnet_notebooks.pth`: its first line puts the repository root on `sys.path`, so
   `import utils` works in a kernel started from any folder (papermill from /tmp, a notebook
   copied elsewhere); on Python 3.12+ its second line arms the numpy hook below.
-- `mxnet_numpy_compat.py`, a copy of utils/mxnet_numpy_compat.py: it puts back the numpy names
+- `mxnet_numpy_compat.py`, a copy of utils/setup/mxnet_numpy_compat.py: it puts back the numpy names
   MXNet 1.9.1 needs, when `mxnet` is imported, so a learner's own notebook in that venv doing
   `from mxnet import nd` works too. On Python 3.8 to 3.11 the .pth has only the path line.
 
@@ -19,8 +19,8 @@ import shutil
 import sys
 import sysconfig
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
+HERE = os.path.dirname(os.path.abspath(__file__))  # utils/setup
+REPO = os.path.dirname(os.path.dirname(HERE))
 PTH = "d2l_mxnet_notebooks.pth"
 HOOK = "mxnet_numpy_compat.py"
 HOOK_LINE = "import mxnet_numpy_compat; mxnet_numpy_compat.install()"

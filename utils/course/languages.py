@@ -1,9 +1,9 @@
 """The two editions the runner knows: where their notebooks are, where their exports go, and
 the words of their gallery page and HTML export. English is the source; the Chinese edition
-(notebooks/zh/, kept in step by utils/translation.py) has the same code and exports into
+(notebooks/zh/, kept in step by utils/course/translation.py) has the same code and exports into
 exports/zh/.
 
-Only the standard library: the runner and utils/exports.py import this.
+Only the standard library: the runner and utils/course/exports.py import this.
 """
 from dataclasses import dataclass
 

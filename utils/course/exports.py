@@ -1,4 +1,4 @@
-"""The exports folder that the runner (utils/run.py, whose docstring shows the layout) and
+"""The exports folder that the runner (utils/course/run.py, whose docstring shows the layout) and
 save_figure (utils/plot.py) write: figures.json, run.json, index.html and the folder swap.
 
 Readers never see a half-written file or a folder with old and new mixed: files are written
@@ -37,7 +37,7 @@ TEMP_FILE = re.compile(r"^\..+\.tmp$")
 
 class RunnerError(Exception):
     """Bad input to the runner (here: an exports folder it cannot use); the message says what
-    to do. utils.run raises it for its command line too."""
+    to do. utils.course.run raises it for its command line too."""
 
 
 class ExportError(ValueError):
@@ -327,15 +327,15 @@ def recover_leftovers(exports_dir, log=None):
 def write_index(exports_dir, results, lang="en", caption=None):
     """exports/index.html: a summary table and every figure as a thumbnail linking to its SVG.
 
-    `lang` picks the page's words and <html lang> (utils/languages.py); `caption(stem, entry)`
+    `lang` picks the page's words and <html lang> (utils/course/languages.py); `caption(stem, entry)`
     gives a figure's caption (default: the one in figures.json; the Chinese gallery's come from
     notebooks/zh/captions.json).
 
-    `results` are this run's (stem, ok, seconds, error) records (utils.run.Result). Export
+    `results` are this run's (stem, ok, seconds, error) records (utils.course.run.Result). Export
     folders are those named like a notebook (hidden leftovers never show); a damaged run.json
     or figures.json is noted in the table instead of stopping the page.
     """
-    from utils.languages import EDITIONS
+    from utils.course.languages import EDITIONS
     edition, caption = EDITIONS[lang], caption or (lambda stem, entry: entry["caption"])
     esc, this_run = html.escape, {r.stem: r for r in results}
     earlier = {p.parent.name for p in exports_dir.glob("*/run.json")

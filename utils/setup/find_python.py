@@ -13,7 +13,7 @@ Every candidate is run once to ask its version and platform (a pyenv shim can be
 still fail), within PROBE_SECONDS (one that does not answer is named and skipped), and the
 platform must have an MXNet wheel too (an arm64 Python on a Mac does not).
 
-`python utils/find_python.py` prints the interpreter on stdout and which one it is on stderr;
+`python utils/setup/find_python.py` prints the interpreter on stdout and which one it is on stderr;
 with none found it exits 1 and prints the one command that gets one. Written for old
 interpreters too, like check.py.
 """
@@ -26,7 +26,7 @@ import subprocess
 import sys
 import threading
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import check  # noqa: E402  (utils/check.py, imported as a plain module: no package needed)
 
 PROBE = ("import platform, struct, sys; print('%d %d %d %s %s %d' % (sys.version_info[:3] + "

@@ -1,10 +1,10 @@
 """The Chinese edition (notebooks/zh/): one set of code, prose in two languages, drift recorded.
 
-    python -m utils.translation status [STEM...]   every cell or caption a translator must look at
-    python -m utils.translation sync [STEM...]     create or update notebooks/zh/ from the English
-    python -m utils.translation stamp STEM ID...   record that these cells (or figure names) now
+    python -m utils.course.translation status [STEM...]   every cell or caption a translator must look at
+    python -m utils.course.translation sync [STEM...]     create or update notebooks/zh/ from the English
+    python -m utils.course.translation stamp STEM ID...   record that these cells (or figure names) now
                                                    render the current English text
-    python -m utils.translation stamp --all-current [STEM...]   stamp every newly translated or
+    python -m utils.course.translation stamp --all-current [STEM...]   stamp every newly translated or
                                                    re-translated cell and caption
 
 The format. notebooks/zh/<stem>.ipynb holds the English notebook's cells in the same order, with
@@ -25,7 +25,7 @@ the same ids, types and metadata:
   to read (an entry `sync` adds has "zh": "", to be written); the record is en_sha1.
 
 English notebooks are the source; nothing here ever changes them. Standard library,
-nbformat and utils.exports only (the runner imports this for the Chinese gallery).
+nbformat and utils.course.exports only (the runner imports this for the Chinese gallery).
 """
 import argparse
 import ast
@@ -39,9 +39,9 @@ from pathlib import Path
 
 import nbformat
 
-from utils.exports import replace_text
+from utils.course.exports import replace_text
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 EN_DIR = REPO_ROOT / "notebooks"
 ZH_DIR = EN_DIR / "zh"
 CAPTIONS = "captions.json"
@@ -331,7 +331,7 @@ def status(en_dir=EN_DIR, zh_dir=ZH_DIR, stems=()):
         zh_path = Path(zh_dir) / f"{stem}.ipynb"
         if not zh_path.exists():
             lines.append(f"{stem}: no Chinese notebook {zh_path}; run "
-                         "`python -m utils.translation sync`")
+                         "`python -m utils.course.translation sync`")
             continue
         zh = _read(zh_path)
         en_ids = [c.get("id") for c in en.cells]
@@ -439,7 +439,7 @@ def stamp(stem, ids=(), en_dir=EN_DIR, zh_dir=ZH_DIR, all_current=False):
     zh_path = Path(zh_dir) / f"{stem}.ipynb"
     if not zh_path.exists():
         raise TranslationError(f"no Chinese notebook {zh_path}; run "
-                               "`python -m utils.translation sync` first")
+                               "`python -m utils.course.translation sync` first")
     zh = _read(zh_path)
     en_cells = {c.get("id"): c for c in en.cells}
     templates = figure_captions(en)[0]
@@ -504,7 +504,7 @@ def write_captions(zh_dir, captions):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m utils.translation",
+    parser = argparse.ArgumentParser(prog="python -m utils.course.translation",
                                      description=__doc__.split("\n\nThe format")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--en-dir", type=Path, default=EN_DIR, help="the English notebooks")

@@ -1,14 +1,14 @@
 """Install the collection into a virtual environment, never into someone else's Python.
 
-    python3 utils/install.py            # the learner set into .venv (what `make` does)
-    python3 utils/install.py --dev      # the development set (what `make test` does)
+    python3 utils/setup/install.py            # the learner set into .venv (what `make` does)
+    python3 utils/setup/install.py --dev      # the development set (what `make test` does)
 
 Steps: pick a supported Python (the one given with --python, else this one if it is
 supported, else one found by find_python.py), check the platform before pip runs
 (check.py --python-only), create the venv if needed, install the locked set
 (requirements/learner.txt or dev.txt: every package pinned, per Python) with uv (the one on
 PATH, else uv installed from PyPI into the venv first; pip if that fails), quietly, then link
-the repository into the venv (utils/venv_link.py: `utils` importable from any folder, and on
+the repository into the venv (utils/setup/venv_link.py: `utils` importable from any folder, and on
 Python 3.12+ the numpy names MXNet needs), `pip check` and the environment check.
 
 The lock is complete, so it is installed with --no-deps: on Python 3.12+ it deliberately
@@ -27,9 +27,10 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
+HERE = os.path.dirname(os.path.abspath(__file__))  # utils/setup
+UTILS = os.path.dirname(HERE)
+REPO = os.path.dirname(UTILS)
+sys.path[:0] = [HERE, UTILS]  # plain modules: find_python beside this file, check in utils/
 import check  # noqa: E402
 import find_python  # noqa: E402
 
@@ -184,13 +185,13 @@ def install(lock, target_python, require_venv=True, installer="auto", version=No
              lock], env)
     else:
         run([target_python, "-m", "pip", "install", "--quiet", "--no-deps", "-r", lock], env)
-    run([target_python, "-m", "utils.venv_link"], env)
+    run([target_python, "-m", "utils.setup.venv_link"], env)
     pip_check(target_python, env, version)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python3 utils/install.py",
+        prog="python3 utils/setup/install.py",
         description="Install the locked learner (default) or development set into a venv.")
     parser.add_argument("--dev", action="store_true",
                         help="the development set: the learner set plus pytest and Playwright")
@@ -223,7 +224,7 @@ def main(argv=None):
         else:
             python, message = choose_python(args.python)
             print(message)
-            run([python, os.path.join(HERE, "check.py"), "--python-only"])
+            run([python, os.path.join(UTILS, "check.py"), "--python-only"])
             venv = os.path.abspath(args.venv)
             prepare_venv(venv, python, explicit=bool(args.python))
             target = venv_python(venv)
