@@ -1,0 +1,222 @@
+"""The Chinese edition's copywriting style, checked and applied (docs/zh/translation.md, 文字风格).
+
+autocorrect-py does the spacing between Chinese and Latin letters, digits and $math$, and the
+full-width punctuation, with the rules in the repository's .autocorrectrc. Its markdown mode
+leaves inline code alone and it has no notion of our house rules, so a few more are here:
+a space between Chinese and `inline code` or a caption's {FIELD}; units as symbols (30 ms);
+单元格 for "cell"; “深入一步” in quotes; no English in brackets after a heading; full-width
+brackets and quotes around Chinese.
+
+    python -m utils.course.zh_style check   every place that breaks the style (exit 1 if any)
+    python -m utils.course.zh_style fix     apply what can be applied mechanically (the spacing);
+                                            then restamp: python -m utils.course.translation stamp --all-current
+
+autocorrect-py is in the development set (requirements/dev.txt), not the learner set.
+"""
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ZH_DIR = REPO_ROOT / "notebooks" / "zh"
+CAPTIONS = ZH_DIR / "captions.json"
+README = REPO_ROOT / "README.zh.md"
+DOCS = REPO_ROOT / "docs" / "zh"
+CONFIG = REPO_ROOT / ".autocorrectrc"
+
+HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+FENCE = re.compile(r"^\s*(```|~~~)")
+CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+FIELD = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
+MATH = re.compile(r"\$\$.+?\$\$|(?<!\\)\$(?!\s).+?(?<![\s\\])\$")
+URL = re.compile(r"\]\([^)]*\)|<[^>]*>|https?://\S+")
+
+# Our decided rules that autocorrect does not know: (pattern over prose, what to write instead).
+# Prose is a line with code, math, link targets and HTML tags masked out.
+RULES = [
+    (re.compile(r"\d+\s*(?:毫秒|微秒|纳秒|秒钟|秒)(?![数])"), "units as symbols after a space: 30 ms, 2 s"),
+    (re.compile(r"\d+(?:ms|µs|us|ns|s|KB|MB|GB|KiB|MiB|GiB)\b"), "a space between a number and its unit: 30 ms"),
+    (re.compile(r"代码单元(?!格)|代码格|Markdown\s?格|[中英]文格|第一格|某一格|每一格"),
+     "cell is 单元格 (代码单元格, Markdown 单元格)"),
+    (re.compile(r"(?<!“)深入一步|深入一步(?!”)"), "write “深入一步” in quotes (not italics)"),
+    (re.compile(rf"\([^()]*[{HAN}][^()]*\)"), "full-width brackets （） around Chinese"),
+    (re.compile(rf"\"[^\"]*[{HAN}][^\"]*\""), "Chinese quotes “” around Chinese"),
+]
+HEADING = re.compile(r"^#{1,6}\s")
+HEADING_ENGLISH = re.compile(r"[（(][^）)]*[A-Za-z][^）)]*[）)]")
+GOING_FURTHER_HEADING = re.compile(r"^#{1,6}\s+深入一步")
+SPACE_AROUND = [
+    (re.compile(rf"([{HAN}])((`+).+?\3)"), r"\1 \2"),
+    (re.compile(rf"((`+).+?\2)([{HAN}])"), r"\1 \3"),
+    (re.compile(rf"([{HAN}])({FIELD.pattern})"), r"\1 \2"),
+    (re.compile(rf"({FIELD.pattern})([{HAN}])"), r"\1 \2"),
+]
+
+_autocorrect = None
+
+
+def autocorrect():
+    """autocorrect_py with our .autocorrectrc loaded (once: the config is process-wide)."""
+    global _autocorrect
+    if _autocorrect is None:
+        try:
+            import autocorrect_py
+        except ImportError:
+            raise SystemExit("autocorrect-py is not installed: it is in the development set, "
+                             "`make .venv/bin/.installed-dev` (or pip install -r "
+                             "requirements/dev.txt)") from None
+        autocorrect_py.load_config(CONFIG.read_text(encoding="utf-8"))
+        _autocorrect = autocorrect_py
+    return _autocorrect
+
+
+def _prose_lines(text):
+    """(line number, line) of the text outside fenced code blocks."""
+    fenced = False
+    for number, line in enumerate(text.split("\n"), 1):
+        if FENCE.match(line):
+            fenced = not fenced
+            continue
+        if not fenced:
+            yield number, line
+
+
+def _mask(line):
+    """The line with code, math, link targets and HTML tags replaced by a neutral letter."""
+    for pattern in (CODE_SPAN, MATH, URL):
+        line = pattern.sub("X", line)
+    return line
+
+
+def _house_rules(text):
+    found = []
+    for number, line in _prose_lines(text):
+        for span in CODE_SPAN.finditer(line):
+            before = line[span.start() - 1:span.start()]
+            after = line[span.end():span.end() + 1]
+            if re.match(f"[{HAN}]", before) or re.match(f"[{HAN}]", after):
+                found.append((number, f"a space between Chinese and {span.group(0)}"))
+        prose = _mask(line)
+        for field in FIELD.finditer(prose):
+            near = prose[field.start() - 1:field.start()] + prose[field.end():field.end() + 1]
+            if re.search(f"[{HAN}]", near):
+                found.append((number, f"a space between Chinese and {field.group(0)} (a number)"))
+        if HEADING.match(line):
+            if HEADING_ENGLISH.search(prose):
+                found.append((number, "no English in brackets after a heading (put the English "
+                                      "term where the text first uses it)"))
+            prose = GOING_FURTHER_HEADING.sub("#", prose)
+        for pattern, advice in RULES:
+            for hit in pattern.finditer(prose):
+                found.append((number, f"{hit.group(0)!r}: {advice}"))
+    return found
+
+
+def problems(text, markdown=True):
+    """[(line, what is wrong)] of one Chinese text: markdown, or plain (a caption)."""
+    lint = autocorrect().lint_for(text, "md" if markdown else "text")
+    found = [(r.line, f"{r.old!r} -> {r.new!r}") for r in lint.lines]
+    return sorted(found + _house_rules(text))
+
+
+def fix(text, markdown=True):
+    """The text with autocorrect's formatting and our spacing around code and fields."""
+    text = autocorrect().format_for(text, "md" if markdown else "text")
+    lines = text.split("\n")
+    for number, line in _prose_lines(text):
+        for pattern, repl in SPACE_AROUND:
+            line = pattern.sub(repl, line)
+        lines[number - 1] = line
+    return "\n".join(lines)
+
+
+# ----- the Chinese edition's texts ------------------------------------------------------------
+
+def markdown_cells(nb_path):
+    nb = json.loads(Path(nb_path).read_text(encoding="utf-8"))
+    return [(c.get("id"), "".join(c["source"])) for c in nb["cells"]
+            if c["cell_type"] == "markdown"]
+
+
+def captions():
+    data = json.loads(CAPTIONS.read_text(encoding="utf-8"))
+    return [(stem, name, entry["zh"]) for stem, figures in sorted(data.items())
+            for name, entry in sorted(figures.items())]
+
+
+def documents():
+    return [README] + sorted(DOCS.glob("*.md"))
+
+
+def report():
+    """Every style problem of the edition, one line each: where, line, what."""
+    lines = []
+    for nb_path in sorted(ZH_DIR.glob("*.ipynb")):
+        for cell_id, text in markdown_cells(nb_path):
+            lines += [f"{nb_path.stem} {cell_id} line {n}: {what}" for n, what in problems(text)]
+    for stem, name, text in captions():
+        lines += [f"captions.json {stem} {name}: {what}"
+                  for _, what in problems(text, markdown=False)]
+    for doc in documents():
+        lines += [f"{doc.relative_to(REPO_ROOT)} line {n}: {what}"
+                  for n, what in problems(doc.read_text(encoding="utf-8"))]
+    return lines
+
+
+def fix_all():
+    """Apply fix() to every Chinese markdown cell, caption and document; return what changed."""
+    import nbformat
+    from utils.course.exports import replace_text
+    changed = []
+    for nb_path in sorted(ZH_DIR.glob("*.ipynb")):
+        nb = nbformat.read(nb_path, as_version=4)
+        ids = []
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                new = fix(cell.source)
+                if new != cell.source:
+                    cell.source = new
+                    ids.append(cell.get("id"))
+        if ids:
+            replace_text(nb_path, nbformat.writes(nb) + "\n")
+            changed += [f"{nb_path.stem} {i}" for i in ids]
+    data = json.loads(CAPTIONS.read_text(encoding="utf-8"))
+    names = []
+    for stem, figures in data.items():
+        for name, entry in figures.items():
+            new = fix(entry["zh"], markdown=False)
+            if new != entry["zh"]:
+                entry["zh"] = new
+                names.append(f"captions.json {stem} {name}")
+    if names:  # the layout translation.write_captions uses
+        replace_text(CAPTIONS, json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True)
+                     + "\n")
+        changed += names
+    for doc in documents():
+        text = doc.read_text(encoding="utf-8")
+        if fix(text) != text:
+            replace_text(doc, fix(text))
+            changed.append(str(doc.relative_to(REPO_ROOT)))
+    return changed
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m utils.course.zh_style",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["check", "fix"])
+    args = parser.parse_args(argv)
+    if args.command == "fix":
+        changed = fix_all()
+        print("\n".join(changed) or "nothing to change")
+        if changed:
+            print("restamp the changed cells and captions: "
+                  "python -m utils.course.translation stamp --all-current")
+    found = report()
+    print("\n".join(found) or "the Chinese edition follows the style")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
