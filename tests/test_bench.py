@@ -13,7 +13,8 @@ import pytest
 from conftest import REPO_ROOT
 from utils.course import bench
 
-ROUND = re.compile(r"^round (\d+): reference (\S+) s, project (\S+) s, ratio (\S+)x$")
+ROUND = re.compile(r"^round (\d+): reference (\S+) s, project (\S+) s, numpy floor (\S+) s; "
+                   r"ratio (\S+)x, project / floor (\S+)x$")
 
 
 def run_bench(*args):
@@ -32,17 +33,18 @@ def test_kfold_cli_on_a_tiny_configuration(tmp_path):
     assert all(rounds), lines
     assert [int(m.group(1)) for m in rounds] == [1, 2, 3]
     assert re.match(r"^median ratio \S+x \(spread \S+x \.\. \S+x over 3 rounds\)$", lines[4])
-    assert lines[5].startswith("reference CV: train log rmse ")
-    assert lines[6].startswith("project   CV: train log rmse ")
-    diff = re.match(r"^max abs difference over all per-epoch scores: (\S+)$", lines[7])
+    assert lines[5].startswith("median project / numpy floor ")
+    assert lines[6].startswith("reference CV: train log rmse ")
+    assert lines[7].startswith("project   CV: train log rmse ")
+    diff = re.match(r"^max abs difference over all per-epoch scores: (\S+) ", lines[8])
     assert diff and float(diff.group(1)) <= 1e-5
 
     summary = json.loads(summary_file.read_text())
     assert len(summary["times"]) == len(summary["ratios"]) == 3
-    for m, (t_ref, t_new), ratio in zip(rounds, summary["times"], summary["ratios"]):
+    for m, (t_ref, t_new, t_np), ratio in zip(rounds, summary["times"], summary["ratios"]):
         assert ratio == pytest.approx(t_ref / t_new)
-        assert (m.group(2), m.group(3), m.group(4)) == (f"{t_ref:.3f}", f"{t_new:.3f}",
-                                                        f"{ratio:.2f}")
+        assert m.group(2, 3, 4, 5, 6) == (f"{t_ref:.3f}", f"{t_new:.3f}", f"{t_np:.3f}",
+                                          f"{ratio:.2f}", f"{t_new / t_np:.2f}")
     assert summary["median_ratio"] == pytest.approx(np.median(summary["ratios"]))
     assert summary["max_abs_difference"] <= 1e-5
     np.testing.assert_allclose(summary["project_cv"], summary["reference_cv"], atol=1e-5)

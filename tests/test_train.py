@@ -1,6 +1,6 @@
-"""utils.train: every public function, every error path, exactness against the book's loop,
-data-parallel training on two CPU contexts, the divergence guard, and the book's k-fold result
-on the real data."""
+"""utils.train: every public function, every error path, exactness against the book's loop
+(one fold at a time and all folds stacked), the divergence guard, the explorer, and the book's
+k-fold result on the real data."""
 import math
 import random
 import re
@@ -56,18 +56,6 @@ def test_seed_everything_repeats_python_numpy_and_mxnet_draws():
     np.testing.assert_array_equal(first[2], again[2])
     assert first[0] != other[0] and first[1] != other[1]
     assert not np.array_equal(first[2], other[2])
-
-
-def test_default_contexts_prefers_gpus(monkeypatch):
-    expected = [mx.gpu(i) for i in range(mx.context.num_gpus())] or [mx.cpu()]
-    assert T.default_contexts() == expected
-    monkeypatch.setattr(mx.context, "num_gpus", lambda: 2)
-    assert T.default_contexts() == [mx.gpu(0), mx.gpu(1)]
-
-    def broken():
-        raise mx.MXNetError("CUDA: no driver")
-    monkeypatch.setattr(mx.context, "num_gpus", broken)
-    assert T.default_contexts() == [mx.cpu()]
 
 
 def test_log_rmse_clips_predictions_below_one():
@@ -179,7 +167,7 @@ def test_k_fold_returns_per_fold_histories_and_means(synthetic):
     (dict(learning_rate=0.0), "learning_rate must be a positive number"),
     (dict(learning_rate=float("nan")), "learning_rate must be a positive number"),
     (dict(weight_decay=-1.0), "weight_decay must be a number >= 0"),
-    (dict(optimizer="rmsprop"), "unknown optimizer 'rmsprop'; use one of sgd, adam, adamw"),
+    (dict(optimizer="rmsprop"), "unknown optimizer 'rmsprop'; use one of sgd, adam"),
 ])
 def test_train_rejects_bad_hyperparameters(synthetic, change, message):
     X, y = synthetic
@@ -231,7 +219,6 @@ def fast_curves(X, y, hidden=0, optimizer="adam", weight_decay=0.0, seed=0, **co
     ("adam", 0.0, 0),    # the book's case: per-parameter adam_update, as Trainer.step
     ("adam", 0.1, 8),    # Adam with weight decay: per-parameter adam_update, 4 parameters
     ("sgd", 0.01, 0),    # fused multi_sgd_update
-    ("adamw", 0.1, 8),   # reference: gluon.Trainer with utils.train.AdamW
 ])
 def test_train_reproduces_the_book_loop(synthetic, optimizer, weight_decay, hidden):
     X, y = synthetic
@@ -284,13 +271,6 @@ def test_train_handles_running_statistics_and_frozen_parameters(synthetic, freez
                                       untouched[0].weight.data().asnumpy())
 
 
-def test_adamw_decay_is_decoupled_from_adam(synthetic):
-    X, y = synthetic
-    adam = fast_curves(X, y, 8, "adam", 0.5, **CONFIG)
-    adamw = fast_curves(X, y, 8, "adamw", 0.5, **CONFIG)
-    assert np.max(np.abs(np.array(adam) - np.array(adamw))) > 1e-3
-
-
 def test_train_accepts_a_block_that_cannot_be_hybridized(synthetic):
     class Imperative(gluon.Block):  # Python control flow: stays imperative
         def __init__(self):
@@ -335,32 +315,114 @@ def test_train_moves_parameters_to_the_requested_context(synthetic):
     assert all(p.list_ctx() == [mx.cpu(1)] for p in net.collect_params().values())
 
 
-# --------------------------------------------------------------------------- data parallel
-
-def test_data_parallel_on_two_cpu_contexts_matches_one_device(synthetic):
+def test_several_devices_are_refused_in_one_line(synthetic):
     X, y = synthetic
-    X, y = X[:137], y[:137]  # 107 training rows, batch 16: last batch has 11 rows
-    config = dict(num_epochs=3, learning_rate=0.5, batch_size=16)
-    one = fast_curves(X, y, hidden=8, **config)
-    T.seed_everything(0)
+    with pytest.raises(ValueError, match=r"^ctx names 2 devices \(cpu\(0\), cpu\(1\)\); "
+                                         r"training here runs on one"):
+        T.train(initialized_net(), X, y, ctx=[mx.cpu(0), mx.cpu(1)], **CONFIG)
+    with pytest.raises(ValueError, match="names 2 devices"):
+        T.k_fold(initialized_net, X, y, 3, ctx=[mx.cpu(0), mx.cpu(1)], **CONFIG)
+
+
+# ------------------------------------------------------------------- all folds at once
+
+def fold_by_fold(make_net, X, y, k, seed=0, **config):
+    """Reference: each fold trained on its own with `train`, one after another."""
+    T.seed_everything(seed)
+    curves = []
+    for i in range(k):
+        h = T.train(make_net(), *T.get_k_fold_data(k, i, X, y), **config)
+        curves.append((h.train, h.valid))
+    return curves, np.random.get_state()[1]
+
+
+def decay_spared_mlp():
+    """An MLP whose biases have wd_mult 0 (house.spare_biases): bias and weight not fused."""
     net = bench.book_net(8)
-    h = T.train(net, *split(X, y), ctx=[mx.cpu(0), mx.cpu(1)], **config)
-    # Same batches, gradients summed over two halves instead of one pass: equal up to rounding.
-    np.testing.assert_allclose((h.train, h.valid), one, rtol=0, atol=1e-4)
-    for p in net.collect_params().values():
-        copies = p.list_data()
-        assert [c.context for c in copies] == [mx.cpu(0), mx.cpu(1)]
-        np.testing.assert_array_equal(copies[0].asnumpy(), copies[1].asnumpy())
+    net.collect_params(".*bias").setattr("wd_mult", 0)
+    return net
 
 
-def test_data_parallel_with_a_one_row_last_batch(synthetic):
+@pytest.mark.parametrize("make_net, optimizer, weight_decay, metric, batch_size", [
+    (bench.book_net, "adam", 0.0, T.log_rmse, 16),           # the book's model
+    (lambda: bench.book_net(8), "adam", 0.1, T.log_rmse, 16),  # the MLP, weight decay
+    (decay_spared_mlp, "adam", 0.1, T.log_rmse, 16),         # biases spared from decay
+    (lambda: bench.book_net(8), "sgd", 0.01, None, 16),      # SGD, the mean loss as metric
+    (bench.book_net, "adam", 0.0, T.log_rmse, 200),          # one (smaller) batch per epoch
+])
+def test_k_fold_stacks_the_folds_with_the_curves_of_fold_by_fold(synthetic, make_net, optimizer,
+                                                                weight_decay, metric,
+                                                                batch_size):
     X, y = synthetic
-    X, y = X[:63], y[:63]  # 33 training rows, batch 16: the last batch has 1 row for 2 devices
-    config = dict(num_epochs=2, learning_rate=0.5, batch_size=16)
-    one = fast_curves(X, y, **config)
+    X, y = X[:149], y[:149]  # 4 folds of 37 rows (1 row unused): 111 training rows per fold
+    lr = 1e-6 if optimizer == "sgd" else 0.5  # SGD on raw prices: tiny steps or it diverges
+    config = dict(num_epochs=4, learning_rate=lr, batch_size=batch_size,
+                  optimizer=optimizer, weight_decay=weight_decay, metric=metric)
+    reference, rng_after = fold_by_fold(make_net, X, y, 4, **config)
     T.seed_everything(0)
-    h = T.train(bench.book_net(), *split(X, y), ctx=[mx.cpu(0), mx.cpu(1)], **config)
-    np.testing.assert_allclose((h.train, h.valid), one, rtol=0, atol=1e-4)
+    result = T.k_fold(make_net, X, y, 4, **config)
+    assert result.stacked, result.why_not_stacked
+    np.testing.assert_allclose([(h.train, h.valid) for h in result.folds], reference,
+                               rtol=0 if metric else 1e-6, atol=TOL if metric else 0)
+    np.testing.assert_array_equal(np.random.get_state()[1], rng_after)  # same draws used
+
+
+def test_k_fold_writes_the_trained_weights_back_into_each_network(synthetic):
+    X, y = synthetic
+    nets = []
+
+    def make_net():
+        nets.append(bench.book_net(8))
+        return nets[-1]
+
+    T.seed_everything(0)
+    result = T.k_fold(make_net, X, y, 3, **CONFIG)
+    assert result.stacked and len(nets) == 3
+    for net, (_, _, X_valid, y_valid), history in zip(nets, (T.get_k_fold_data(3, i, X, y)
+                                                              for i in range(3)), result.folds):
+        assert T.log_rmse(net(X_valid), y_valid) == pytest.approx(history.final_valid, abs=TOL)
+
+
+def dropout_net():
+    net = nn.Sequential()
+    net.add(nn.Dense(8, activation="relu"), nn.Dropout(0.3), nn.Dense(1))
+    net.initialize()
+    return net
+
+
+def test_k_fold_trains_what_cannot_be_stacked_fold_by_fold_and_says_why(synthetic):
+    X, y = synthetic
+    config = dict(CONFIG, num_epochs=2)
+    reference, _ = fold_by_fold(dropout_net, X, y, 3, **config)
+    T.seed_everything(0)
+    result = T.k_fold(dropout_net, X, y, 3, **config)
+    assert not result.stacked and "Dropout" in result.why_not_stacked
+    np.testing.assert_array_equal([(h.train, h.valid) for h in result.folds], reference)
+
+
+def test_k_fold_refuses_networks_that_differ_between_folds(synthetic):
+    X, y = synthetic
+    widths = iter([8, 4, 8])
+    with pytest.raises(ValueError, match="for fold 2 but .* for fold 1; return the same"):
+        T.k_fold(lambda: bench.book_net(next(widths)), X, y, 3, **CONFIG)
+
+
+def test_explorer_redraws_when_a_slider_moves(synthetic):
+    X, y = synthetic
+    T.seed_everything(0)
+    reference = ("book", T.k_fold(bench.book_net, X, y, 3, **CONFIG))
+    made = []
+
+    def make_net():  # counts the folds trained: each redraw re-runs k-fold
+        made.append(bench.book_net())
+        return made[-1]
+
+    box = T.k_fold_explorer(make_net, X, y, reference=reference, k=3, num_epochs=10,
+                            learning_rate=0.5, batch_size=16)
+    assert set(box.controls) == {"learning_rate", "num_epochs", "weight_decay", "batch_size"}
+    assert len(made) == 3
+    box.controls["num_epochs"].value = 20
+    assert len(made) == 6
 
 
 # -------------------------------------------------------------------------- divergence guard
@@ -372,21 +434,6 @@ def test_divergence_guard_names_the_epoch_and_suggests_a_lower_rate(synthetic):
                              r"\(now 1e\+06\), e\.g\. to 100000"):
         T.train(initialized_net(), X, y, num_epochs=50, learning_rate=1e6, batch_size=16,
                 optimizer="sgd")
-
-
-# ------------------------------------------------------------------------------ display
-
-def test_progress_bar_and_live_plot_only_when_asked(synthetic, capsys):
-    X, y = synthetic
-    T.train(initialized_net(), *split(X, y), **CONFIG)
-    quiet = capsys.readouterr()
-    assert quiet.out == "" and quiet.err == ""
-    history = T.train(initialized_net(), *split(X, y), progress=True, animate=True, **CONFIG)
-    shown = capsys.readouterr()
-    assert "epochs" in shown.err and "4/4" in shown.err  # tqdm's bar
-    axes = history.figure.axes[0]
-    assert [t.get_text() for t in axes.get_legend().get_texts()] == ["train", "valid"]
-    np.testing.assert_allclose(axes.get_lines()[1].get_ydata(), history.valid)
 
 
 # -------------------------------------------------------------- the book's configuration

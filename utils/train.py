@@ -9,8 +9,8 @@ three things (see `python -m utils.course.bench kfold`):
 2. network + loss as one graph, bound once per batch position as an MXNet executor on its
    slice of that buffer: a step is `forward()` + `backward()` with no per-step graph work
    (autograd would re-derive the backward graph at every step);
-3. the optimizer's update ops called directly (fused multi-tensor ops for SGD and AdamW; for
-   Adam the Trainer's own `adam_update`, bit-exact) instead of `Trainer.step`'s bookkeeping.
+3. the optimizer's update ops called directly (the fused multi-tensor op for SGD; for Adam
+   the Trainer's own `adam_update`, bit-exact) instead of `Trainer.step`'s bookkeeping.
 
 A network that cannot be hybridized (Python control flow) or a loss that is a plain function
 keeps 1 and 3 and runs forward/backward imperatively under `autograd.record()`.
@@ -21,16 +21,17 @@ still divided by the configured batch size (the book calls `trainer.step(batch_s
 bias correction is folded into the learning rate as MXNet's optimizer does. With the same seed
 the per-epoch curves match the book loop to ~1e-6.
 
-A list of several contexts trains data-parallel with `split_and_load` and a plain
-`gluon.Trainer` (the same batches and arithmetic, without the speed-ups): the executors and the
-fused update assume one copy of each parameter, and Trainer's kvstore is what sums gradients
-across devices and keeps the copies equal.
+`k_fold` goes further: the K fold models of a chain of Dense layers train together as one
+stacked model (see `_StackedFolds`), the same curves again at a fraction of the dispatches.
+Training runs on one device: the notebooks never use more, and the loops above assume one copy
+of each parameter.
 """
 import math
 import numbers
 import os
 import random
 import re
+import time
 import warnings
 from dataclasses import dataclass, field
 
@@ -43,7 +44,7 @@ from mxnet.gluon import nn
 # notebook that binds two per k-fold fold. Read when the first executor is bound.
 os.environ.setdefault("MXNET_SUBGRAPH_VERBOSE", "0")
 
-OPTIMIZERS = ("sgd", "adam", "adamw")
+OPTIMIZERS = ("sgd", "adam")
 BETA1, BETA2, EPSILON = 0.9, 0.999, 1e-8  # MXNet's Adam defaults, used by the book
 # MXNet's multi-tensor update ops take at most ~50 tensors (60 segfaults in 1.9.1): chunk below.
 MAX_FUSED_TENSORS = 45
@@ -74,13 +75,6 @@ def seed_everything(seed):
     mx.random.seed(seed)
 
 
-def default_contexts():
-    """All GPUs MXNet can see, else the CPU: the list to pass to `initialize(ctx=...)`."""
-    try:
-        gpus = mx.context.num_gpus()
-    except mx.MXNetError:  # a CUDA build without a usable driver
-        gpus = 0
-    return [mx.gpu(i) for i in range(gpus)] or [mx.cpu()]
 
 
 def _as_numpy(values):
@@ -114,7 +108,6 @@ class History:
     metric: str
     train: list = field(default_factory=list)
     valid: list = field(default_factory=list)
-    figure: object = None  # the live plot's matplotlib figure when animate=True
     warning: str = None    # set when training ended far worse than it started (also warned)
 
     @property
@@ -262,6 +255,8 @@ class KFoldResult:
     folds: list
     train_scores: list
     valid_scores: list
+    stacked: bool = False        # True: all folds trained at once (see k_fold)
+    why_not_stacked: str = None  # else the reason, e.g. "... Dropout ..."
 
     @property
     def mean_train(self):
@@ -276,6 +271,10 @@ def k_fold(make_net, X, y, k=5, *, shuffle=False, seed=None, **train_kwargs):
     """Train a fresh `make_net()` on each of k folds and validate on the held-out fold.
 
     `make_net()` must return an initialized network; `train_kwargs` go to `train`.
+    A chain of Dense layers (ReLU or no activation) with the L2 loss, scored by log_rmse or the
+    loss, trains all k folds at once (`_StackedFolds`), with the curves `train` gives fold by
+    fold; anything else (Dropout, Python control flow, another loss or metric) trains the folds
+    one after another with `train`. `KFoldResult.stacked` says which ran.
     NaN/inf in X or y is refused before any fold trains, with rows counted in X and y (not
     in a fold); folds that end far worse than they started (see `train`) are named in one
     warning.
@@ -284,46 +283,292 @@ def k_fold(make_net, X, y, k=5, *, shuffle=False, seed=None, **train_kwargs):
     k = _check_k(k, n)
     _check_finite(X, "X")
     _check_finite(y, "y")
-    folds = []
-    for i in range(k):
-        X_train, y_train, X_valid, y_valid = get_k_fold_data(k, i, X, y, shuffle, seed)
-        folds.append(_fit(make_net(), X_train, y_train, X_valid, y_valid, **train_kwargs))
+    splits = k_fold_indices(n, k, shuffle, seed)
+    first = make_net()
+    reason = _stack_reason(first, train_kwargs.get("loss"), train_kwargs.get("metric", log_rmse),
+                           train_kwargs.get("ctx"))
+    if reason is None:
+        folds = _k_fold_stacked([first], make_net, X, y, splits, **train_kwargs)
+    else:
+        folds = []
+        for i, (train_idx, valid_idx) in enumerate(splits):
+            folds.append(_fit(first if i == 0 else make_net(),
+                              _take_rows(X, train_idx), _take_rows(y, train_idx),
+                              _take_rows(X, valid_idx), _take_rows(y, valid_idx), **train_kwargs))
     worse = [i + 1 for i, h in enumerate(folds) if h.warning]
     if worse:
-        first = folds[worse[0] - 1].warning
+        first_warning = folds[worse[0] - 1].warning
         warnings.warn(f"{len(worse)} of {k} folds ({', '.join(map(str, worse))}) got far "
-                      f"worse while training; fold {worse[0]}: {first}",
+                      f"worse while training; fold {worse[0]}: {first_warning}",
                       TrainingGotWorse, stacklevel=2)
-    return KFoldResult(folds, [h.final_train for h in folds], [h.final_valid for h in folds])
+    return KFoldResult(folds, [h.final_train for h in folds], [h.final_valid for h in folds],
+                       stacked=reason is None, why_not_stacked=reason)
+
+
+# ------------------------------------------------------------------- all folds at once
+
+def _dense_chain(net):
+    """The Dense layers of `net` in order when it is nothing but Dense layers (no activation or
+    ReLU) that take 2-D input, else None: what `_StackedFolds` knows the gradient of."""
+    layers = [net] if type(net) is nn.Dense else (
+        list(net) if type(net) in (nn.Sequential, nn.HybridSequential) else None)
+    if not layers or any(type(layer) is not nn.Dense or not layer._flatten for layer in layers):
+        return None
+    if any(layer.act is not None and layer.act._act_type != "relu" for layer in layers):
+        return None
+    return layers
+
+
+def _plain_l2(loss):
+    return loss is None or (type(loss) is gluon.loss.L2Loss and loss._batch_axis == 0
+                            and loss._weight is not None)
+
+
+def _stack_reason(net, loss, metric, ctx):
+    """Why the folds of `net` cannot train stacked (None: they can)."""
+    if ctx is not None and not isinstance(ctx, mx.Context):
+        return "ctx is not one device"
+    if _dense_chain(net) is None:
+        return (f"{type(net).__name__} is not a chain of Dense layers (with ReLU or no "
+                f"activation), e.g. it has Dropout or Python control flow")
+    if not _plain_l2(loss):
+        return "the loss is not gluon.loss.L2Loss"
+    if metric not in (log_rmse, None):
+        return "the metric is neither log_rmse nor None"
+    if any(p.grad_req != "write" for p in net.collect_params().values()):
+        return "some parameters are frozen (grad_req)"
+    return None
+
+
+class _StackedFolds:
+    """The K fold models of one Dense chain as one model of (K, ...) tensors, trained together.
+
+    Why: for the book's 330x1 model a step is microseconds of arithmetic and tens of
+    microseconds of MXNet dispatch per operator, and K models trained one after another pay the
+    dispatch K times. Stacked, layer l of fold k is `W[l][k]` (in_units x units, the Gluon
+    weight transposed); a step is batched `linalg.gemm` over the K per-fold batches, the
+    backward pass written out (ReLU, L2Loss) and one `adam_update`/`sgd_update` per tensor,
+    whose elementwise arithmetic is each fold's own. The first layer's bias rides in its weight
+    as one more row, against a column of ones in the data (when bias and weight share lr_mult
+    and wd_mult), and the output layer computes prediction - label in one gemm: the book's
+    model takes 3 operators per step for all K folds. Every fold has the same number of
+    training rows ((k-1) * (n//k) with the book's cut), so batches stack without padding; the
+    last, smaller batch of an epoch is its own (K, r, d) block, as the book's DataLoader keeps it.
+    """
+
+    def __init__(self, nets, X_train, y_train, X_valid, y_valid, *, learning_rate, batch_size,
+                 weight_decay, optimizer, loss):
+        self.nets = nets
+        chains = [_dense_chain(net) for net in nets]
+        first = chains[0][0]
+        self.fused = first.bias is not None and (first.bias.lr_mult, first.bias.wd_mult) == (
+            first.weight.lr_mult, first.weight.wd_mult)
+        self.relu = [layer.act is not None for layer in chains[0]]
+        self.W, self.B, params = [], [], []
+        for l, layer in enumerate(chains[0]):
+            weights = [c[l].weight.data().T for c in chains]
+            if l == 0 and self.fused:
+                weights = [nd.concat(w, c[0].bias.data().reshape(1, -1), dim=0)
+                           for w, c in zip(weights, chains)]
+            self.W.append(nd.stack(*weights))
+            params.append((self.W[-1], layer.weight))
+            separate_bias = layer.bias is not None and not (l == 0 and self.fused)
+            self.B.append(nd.stack(*[c[l].bias.data().reshape(1, -1) for c in chains])
+                          if separate_bias else None)
+            if separate_bias:
+                params.append((self.B[-1], layer.bias))
+        self.tensors = [t for t, _ in params]
+        self.lrs = [learning_rate * p.lr_mult for _, p in params]
+        self.wds = [weight_decay * p.wd_mult for _, p in params]
+        self.states = [(nd.zeros_like(t), nd.zeros_like(t)) for t in self.tensors]
+        self.optimizer, self.batch_size, self.rescale = optimizer, batch_size, 1.0 / batch_size
+        self.scale = loss._weight / y_train.shape[-1]  # d loss / d prediction = scale * (p - y)
+        if self.fused:
+            X_train, X_valid = (nd.concat(X, nd.ones(X.shape[:2] + (1,), ctx=X.context), dim=2)
+                                for X in (X_train, X_valid))
+        self.X, self.y = X_train, y_train  # (K, n, d), (K, n, m)
+        self.X_eval = nd.concat(X_train, X_valid, dim=1)
+        self.steps = 0
+        k, n = X_train.shape[:2]
+        self.k, self.n = k, n
+        self.full, self.rest = divmod(n, batch_size)
+        self.flat_X = self.X.reshape((k * n, -1))
+        self.flat_y = self.y.reshape((k * n, -1))
+        self.shuffled_X, self.shuffled_y = nd.zeros_like(self.flat_X), nd.zeros_like(self.flat_y)
+        cut = self.full * k * batch_size
+        self.batches = []
+        if self.full:  # (a batch larger than a fold's rows leaves only the smaller one)
+            X_full = self.shuffled_X[:cut].reshape((self.full, k, batch_size, -1))
+            y_full = self.shuffled_y[:cut].reshape((self.full, k, batch_size, -1))
+            self.batches = [(X_full[s], y_full[s]) for s in range(self.full)]
+        if self.rest:
+            self.batches.append((self.shuffled_X[cut:].reshape((k, self.rest, -1)),
+                                 self.shuffled_y[cut:].reshape((k, self.rest, -1))))
+        self.offsets = (np.arange(k) * n)[:, None]
+
+    def _outputs(self, X, y=None):
+        """Every layer's output; the last is prediction - y when y is given."""
+        outs = [X]
+        last = len(self.W) - 1
+        for l, (W, B) in enumerate(zip(self.W, self.B)):
+            if l == last and y is not None and B is None:
+                outs.append(nd.linalg.gemm(outs[-1], W, y, alpha=1.0, beta=-1.0))
+                break
+            z = nd.linalg.gemm2(outs[-1], W)
+            if B is not None:
+                z = nd.broadcast_add(z, B)
+            if l == last and y is not None:
+                z = z - y
+            outs.append(nd.relu(z) if self.relu[l] else z)
+        return outs
+
+    def step(self, X, y):
+        outs = self._outputs(X, y)
+        delta = outs[-1] if self.scale == 1 else outs[-1] * self.scale
+        grads = []
+        for l in reversed(range(len(self.W))):
+            if self.relu[l]:
+                delta = delta * (outs[l + 1] > 0)
+            if self.B[l] is not None:
+                grads.append((self.B[l], delta.sum(axis=1, keepdims=True)))
+            grads.append((self.W[l], nd.linalg.gemm2(outs[l], delta, transpose_a=True)))
+            if l:
+                delta = nd.linalg.gemm2(delta, self.W[l], transpose_b=True)
+        grads = dict((id(t), g) for t, g in grads)
+        self.steps += 1
+        t = self.steps
+        correction = math.sqrt(1. - BETA2 ** t) / (1. - BETA1 ** t)
+        for w, (m, v), lr, wd in zip(self.tensors, self.states, self.lrs, self.wds):
+            if self.optimizer == "sgd":
+                nd.sgd_update(w, grads[id(w)], out=w, lr=lr, wd=wd, rescale_grad=self.rescale)
+            else:
+                nd.adam_update(w, grads[id(w)], m, v, out=w, lr=lr * correction, wd=wd,
+                               beta1=BETA1, beta2=BETA2, epsilon=EPSILON,
+                               rescale_grad=self.rescale)
+        return outs[-1]
+
+    def run_epoch(self, orders):
+        """One epoch; orders[k] is fold k's shuffled row order. Returns the last batch's loss
+        per fold (host float64)."""
+        cut = self.full * self.batch_size
+        full = (orders[:, :cut] + self.offsets).reshape(self.k, self.full, self.batch_size)
+        index = np.concatenate([full.transpose(1, 0, 2).ravel(),
+                                (orders[:, cut:] + self.offsets).ravel()])
+        index = nd.array(index, ctx=self.X.context, dtype="int64")
+        nd.take(self.flat_X, index, out=self.shuffled_X)
+        nd.take(self.flat_y, index, out=self.shuffled_y)
+        for X, y in self.batches:
+            residual = self.step(X, y)
+        residual = residual.asnumpy().astype(np.float64)
+        return self.scale / 2 * (residual ** 2).reshape(self.k, -1).sum(axis=1)
+
+    def predict(self):
+        """(K, n_train + n_valid, m) predictions of every fold's model, on the host."""
+        return self._outputs(self.X_eval)[-1].asnumpy()
+
+    def write_back(self):
+        """Each fold's trained weights into its own Gluon network."""
+        for k, net in enumerate(self.nets):
+            for l, layer in enumerate(_dense_chain(net)):
+                W = self.W[l][k]
+                if l == 0 and self.fused:
+                    layer.bias.set_data(W[-1])
+                    W = W[:-1]
+                layer.weight.set_data(W.T)
+                if self.B[l] is not None:
+                    layer.bias.set_data(self.B[l][k].reshape(-1))
+
+
+def _fold_scores(P, Y, metric, loss_weight):
+    """Per-fold scores of predictions P (K, rows, m) against labels Y (float64), as `_fit`
+    scores one fold: log_rmse (clip at 1, float64 on the host) or the mean L2 loss."""
+    P = P.astype(np.float64).reshape(len(P), -1)
+    Y = Y.reshape(len(Y), -1)
+    if metric is None:
+        return loss_weight / 2 * np.mean((P - Y) ** 2, axis=1)
+    return np.sqrt(np.mean((np.log(np.maximum(P, 1.0)) - np.log(Y)) ** 2, axis=1))
+
+
+def _k_fold_stacked(nets, make_net, X, y, splits, *, num_epochs, learning_rate, batch_size,
+                    weight_decay=0.0, optimizer="adam", loss=None, metric=log_rmse, ctx=None):
+    """k_fold for a Dense chain: every fold's curves as its own `train` run would give them.
+
+    The random draws are those of the fold-after-fold loop: each fold's network is made and
+    initialized in fold order (MXNet's RNG), and fold i's epoch shuffles continue numpy's
+    global RNG where fold i-1's last shuffle left it (replayed from saved states, so the
+    global RNG ends where the fold-after-fold loop leaves it).
+    """
+    optimizer = _check_hyperparameters(num_epochs, learning_rate, batch_size, weight_decay,
+                                       optimizer)
+    loss_block = gluon.loss.L2Loss() if loss is None else loss
+    X_host = _host_float32(X, "X")
+    y_host = _host_float32(y, "y").reshape(len(X_host), -1)
+    states, parts = [], {"X": [], "y": [], "Xv": [], "yv": []}
+    shapes = None
+    for i, (train_idx, valid_idx) in enumerate(splits):
+        if i == len(nets):
+            nets.append(make_net())
+            reason = _stack_reason(nets[i], loss, metric, ctx)
+            if reason:
+                raise ValueError(f"make_net() returned a different kind of network for fold "
+                                 f"{i + 1} than for fold 1 ({reason}); return the same "
+                                 f"architecture every time")
+        _, device = _parameters_device(nets[i], ctx)
+        for key, rows, values in (("X", train_idx, X_host), ("y", train_idx, y_host),
+                                  ("Xv", valid_idx, X_host), ("yv", valid_idx, y_host)):
+            parts[key].append(values[rows])
+        X_first = nd.array(parts["X"][i][:batch_size], ctx=device)
+        y_first = nd.array(parts["y"][i][:batch_size], ctx=device)
+        _preflight(nets[i], nets[i], loss_block, X_first, y_first, batch_size)
+        fold_shapes = [p.shape for p in nets[i].collect_params().values()]
+        if shapes not in (None, fold_shapes):
+            raise ValueError(f"make_net() returned parameters of shapes {fold_shapes} for fold "
+                             f"{i + 1} but {shapes} for fold 1; return the same architecture")
+        shapes = fold_shapes
+        if metric is log_rmse:  # bad labels: the same error as the first epoch's score gives
+            log_rmse(parts["y"][i], parts["y"][i])
+            log_rmse(parts["yv"][i], parts["yv"][i])
+        states.append(np.random.get_state())
+        order = np.arange(len(train_idx))
+        for _ in range(num_epochs):  # advance numpy's RNG past this fold's epochs
+            np.random.shuffle(order)
+    stacked = {key: nd.array(np.stack(values), ctx=device) for key, values in parts.items()}
+    model = _StackedFolds(nets, stacked["X"], stacked["y"], stacked["Xv"], stacked["yv"],
+                          learning_rate=learning_rate, batch_size=batch_size,
+                          weight_decay=weight_decay, optimizer=optimizer, loss=loss_block)
+    shufflers = []
+    for state in states:
+        shufflers.append(np.random.RandomState())
+        shufflers[-1].set_state(state)
+    labels_train = np.stack(parts["y"]).astype(np.float64)
+    labels_valid = np.stack(parts["yv"]).astype(np.float64)
+    n_train = labels_train.shape[1]
+    name = "loss" if metric is None else getattr(metric, "__name__", "metric")
+    histories = [History(metric=name) for _ in nets]
+    orders = np.empty((len(nets), n_train), dtype=np.int64)
+    for epoch in range(1, num_epochs + 1):
+        for k, shuffler in enumerate(shufflers):
+            orders[k] = np.arange(n_train)
+            shuffler.shuffle(orders[k])
+        last_losses = model.run_epoch(orders)
+        preds = model.predict()
+        train_scores = _fold_scores(preds[:, :n_train], labels_train, metric, loss_block._weight)
+        valid_scores = _fold_scores(preds[:, n_train:], labels_valid, metric, loss_block._weight)
+        for k, history in enumerate(histories):
+            history.train.append(float(train_scores[k]))
+            history.valid.append(float(valid_scores[k]))
+            try:
+                _check_epoch(epoch, num_epochs, float(last_losses[k]), history, learning_rate)
+            except TrainingDiverged as err:
+                raise TrainingDiverged(f"fold {k + 1} of {len(nets)}: {err}") from None
+    model.write_back()
+    for history in histories:
+        history.warning = _got_worse(history, num_epochs, learning_rate)
+    return histories
 
 
 # ------------------------------------------------------------------------------- optimizers
 
-@mx.optimizer.register
-class AdamW(mx.optimizer.Optimizer):
-    """Adam with decoupled weight decay, for `gluon.Trainer` (MXNet 1.9.1 ships only the op).
-
-    w -= lr * (m / (sqrt(v) + eps) * bias_correction + wd * w): the decay shrinks weights
-    directly instead of entering the gradient (and so the Adam averages).
-    """
-
-    def __init__(self, learning_rate=0.001, beta1=BETA1, beta2=BETA2, epsilon=EPSILON, **kwargs):
-        super().__init__(learning_rate=learning_rate, **kwargs)
-        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
-
-    def create_state(self, index, weight):
-        return (nd.zeros(weight.shape, weight.context, dtype=weight.dtype),
-                nd.zeros(weight.shape, weight.context, dtype=weight.dtype))
-
-    def update(self, index, weight, grad, state):
-        self._update_count(index)
-        t = self._index_update_count[index]
-        correction = math.sqrt(1. - self.beta2 ** t) / (1. - self.beta1 ** t)
-        mean, var = state
-        nd.contrib.adamw_update(weight, grad, mean, var, rescale_grad=self.rescale_grad,
-                                lr=correction, eta=self._get_lr(index), wd=self._get_wd(index),
-                                beta1=self.beta1, beta2=self.beta2, epsilon=self.epsilon,
-                                clip_gradient=self.clip_gradient or -1, out=weight)
 
 
 def _chunks(items):
@@ -338,8 +583,7 @@ class _FusedUpdater:
     parameter, the op Trainer's Adam calls, with the same arguments, so the weights match the
     book's bit for bit. (The fused `multi_adamw_update` with eta=1, wd=0 computes the same
     formula, but its float rounding differs by ~1e-7; a BatchNorm network at a large learning
-    rate amplified that to 2e-4 in 4 epochs, and it saved only ~10% here.) AdamW:
-    `multi_adamw_update`, matching `AdamW` above.
+    rate amplified that to 2e-4 in 4 epochs, and it saved only ~10% here.)
     """
 
     def __init__(self, params, optimizer, learning_rate, weight_decay, batch_size):
@@ -352,8 +596,6 @@ class _FusedUpdater:
         self.groups = None  # bound on the first step, after deferred initialization
 
     def _bind(self):
-        ctx = self.params[0].list_ctx()[0]
-        self.rescale_nd = nd.array([self.rescale], ctx=ctx)
         groups = []
         for chunk in _chunks(list(range(len(self.params)))):
             weights = [self.params[i].data() for i in chunk]
@@ -364,8 +606,6 @@ class _FusedUpdater:
             else:
                 group["means"] = [nd.zeros_like(w) for w in weights]
                 group["vars"] = [nd.zeros_like(w) for w in weights]
-                group["arrays"] = _interleave(group["weights"], group["grads"],
-                                              group["means"], group["vars"]) + [self.rescale_nd]
             groups.append(group)
         self.groups = groups
 
@@ -383,16 +623,12 @@ class _FusedUpdater:
                 nd.multi_sgd_update(*g["arrays"], out=g["weights"],
                                     num_weights=n, lrs=g["lrs"], wds=g["wds"],
                                     rescale_grad=self.rescale)
-            elif self.optimizer == "adam":  # w -= lr_t * m / (sqrt(v) + eps), wd in the grad
+            else:  # adam: w -= lr_t * m / (sqrt(v) + eps), wd in the grad
                 for w, grad, m, v, lr, wd in zip(g["weights"], g["grads"], g["means"],
                                                  g["vars"], g["lrs"], g["wds"]):
                     nd.adam_update(w, grad, m, v, out=w, lr=lr * correction, wd=wd,
                                    beta1=BETA1, beta2=BETA2, epsilon=EPSILON,
                                    rescale_grad=self.rescale)
-            else:  # adamw: w -= lr * (correction * m / (sqrt(v) + eps) + wd * w)
-                nd._internal._multi_adamw_update(  # the public wrapper re-creates rescale_nd
-                    *g["arrays"], out=g["weights"], num_weights=n, lrs=[correction] * n,
-                    wds=g["wds"], etas=g["lrs"], beta1=BETA1, beta2=BETA2, epsilon=EPSILON)
 
 
 def _interleave(*lists):
@@ -509,53 +745,26 @@ class _OneDeviceLoop:
         return last
 
 
-class _DataParallelLoop:
-    """Several devices: split each batch with `split_and_load`, let gluon.Trainer sum grads."""
-
-    def __init__(self, net, loss, contexts, optimizer, learning_rate, weight_decay,
-                 batch_size):
-        self.net, self.loss, self.contexts, self.batch_size = net, loss, contexts, batch_size
-        self.trainer = gluon.Trainer(net.collect_params(), optimizer,
-                                     {"learning_rate": learning_rate, "wd": weight_decay})
-
-    def run_epoch(self, X, y, order):
-        index = nd.array(order, ctx=X.context, dtype="int64")
-        X, y = X.take(index), y.take(index)
-        total = None
-        for start in range(0, len(order), self.batch_size):
-            X_batch, y_batch = X[start:start + self.batch_size], y[start:start + self.batch_size]
-            used = self.contexts[:len(X_batch)]  # a 1-row last batch cannot feed 2 devices
-            X_parts = gluon.utils.split_and_load(X_batch, used, even_split=False)
-            y_parts = gluon.utils.split_and_load(y_batch, used, even_split=False)
-            with autograd.record():
-                losses = [self.loss(self.net(Xp), yp).sum() for Xp, yp in zip(X_parts, y_parts)]
-            autograd.backward(losses)
-            self._zero_unused_grads(len(used))
-            self.trainer.step(self.batch_size)
-            total = losses[0]
-        return total
-
-    def _zero_unused_grads(self, n_used):
-        """Devices that got no rows contribute a zero gradient (not last step's stale one)."""
-        for param in self.net.collect_params().values():
-            if param.grad_req == "null":
-                continue
-            for grad, data in zip(param.list_grad()[n_used:], param.list_data()[n_used:]):
-                grad[:] = 0
-                data._fresh_grad = True
 
 
 # ------------------------------------------------------------------------------ train()
 
-def _parameters_contexts(net):
+def _parameters_device(net, ctx=None):
+    """The parameters of `net` and the one device they train on (moved to `ctx` if given)."""
     params = list(net.collect_params().values())
     if not params:
         raise ValueError("net has no parameters to train")
     try:
-        return params, params[0].list_ctx()
+        contexts = params[0].list_ctx()
     except RuntimeError:
-        raise ValueError("net is not initialized: call net.initialize() (optionally with "
-                         "ctx=default_contexts()) before train()") from None
+        raise ValueError("net is not initialized: call net.initialize() before "
+                         "train()") from None
+    if ctx is not None:
+        wanted = _one_device(list(ctx) if isinstance(ctx, (list, tuple)) else [ctx], "ctx")
+        if [wanted] != contexts:
+            net.collect_params().reset_ctx(wanted)
+        return params, wanted
+    return params, _one_device(contexts, "the network's parameters live on a list that")
 
 
 def _check_hyperparameters(num_epochs, learning_rate, batch_size, weight_decay, optimizer):
@@ -573,50 +782,22 @@ def _check_hyperparameters(num_epochs, learning_rate, batch_size, weight_decay, 
     return name
 
 
-class _Display:
-    """tqdm bar and/or d2l Animator, only when asked (tests and scripts stay quiet)."""
-
-    def __init__(self, num_epochs, metric_name, has_valid, progress, animate):
-        self.bar = self.animator = None
-        if progress:
-            from tqdm.auto import tqdm
-            self.bar = tqdm(total=num_epochs, desc="epochs", unit="epoch")
-        if animate:
-            from d2l import mxnet as d2l
-            self.animator = d2l.Animator(
-                xlabel="epoch", ylabel=metric_name, xlim=[1, num_epochs], yscale="log",
-                legend=["train", "valid"] if has_valid else ["train"])
-
-    def update(self, epoch, train_score, valid_score):
-        scores = (train_score,) if valid_score is None else (train_score, valid_score)
-        if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix({name: f"{s:.4g}" for name, s in zip(("train", "valid"),
-                                                                        scores)})
-        if self.animator is not None:
-            self.animator.add(epoch, scores)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-        return None if self.animator is None else self.animator.fig
 
 
-def _check_contexts(contexts, what):
-    """Devices to train on: MXNet contexts, at least one, each once. The same device twice
-    would leave one copy's gradients never updated (MXNet raises about that mid-step)."""
+def _one_device(contexts, what):
+    """The one MXNet device to train on. Several devices are refused: the bound executors and
+    fused updates keep one copy of each parameter (and no notebook here has two devices)."""
     if not contexts:
         raise ValueError(f"{what} is empty; pass a device, e.g. ctx=mx.cpu()")
     strange = [c for c in contexts if not isinstance(c, mx.Context)]
     if strange:
         raise ValueError(f"{what} holds {strange[0]!r}, not an MXNet device; pass mx.cpu() or "
-                         f"mx.gpu(i) (or a list of them)")
-    twice = sorted({str(c) for c in contexts if contexts.count(c) > 1})
-    if twice:
-        raise ValueError(f"{what} names {', '.join(twice)} more than once; give each device "
-                         f"once (ctx=[mx.cpu()] on one CPU, [mx.gpu(0), mx.gpu(1)] on two GPUs)")
-    return contexts
-
+                         f"mx.gpu(i)")
+    if len(contexts) > 1:
+        raise ValueError(f"{what} names {len(contexts)} devices "
+                         f"({', '.join(map(str, contexts))}); training here runs on one: pass "
+                         f"ctx=mx.cpu() or ctx=mx.gpu(0) (or initialize the network on one)")
+    return contexts[0]
 
 def _to_device(array, ctx, what):
     """`array` on `ctx` as training uses it, refused first if it holds NaN or inf."""
@@ -735,13 +916,13 @@ def _got_worse(history, num_epochs, learning_rate):
 
 def train(net, X_train, y_train, X_valid=None, y_valid=None, *, num_epochs, learning_rate,
           batch_size, weight_decay=0.0, optimizer="adam", loss=None, metric=log_rmse,
-          ctx=None, progress=False, animate=False):
+          ctx=None):
     """Train an initialized Gluon `net` with mini-batch `optimizer`; return per-epoch scores.
 
     Each epoch shuffles the rows (numpy's global RNG, as the book's DataLoader), steps once
     per batch of `batch_size` (the last batch may be smaller), then scores `metric(preds,
     labels)` on the training and the validation data (metric=None: the mean loss).
-    ctx=None trains where the parameters live; a list of contexts trains data-parallel.
+    ctx=None trains where the parameters live; ctx=device moves them there first.
 
     Before the first step: NaN/inf in the data and shapes the network cannot take are refused
     (ValueError naming the array, rows or both shapes), and so is a loss that is not finite
@@ -753,7 +934,7 @@ def train(net, X_train, y_train, X_valid=None, y_valid=None, *, num_epochs, lear
     history = _fit(net, X_train, y_train, X_valid, y_valid, num_epochs=num_epochs,
                    learning_rate=learning_rate, batch_size=batch_size,
                    weight_decay=weight_decay, optimizer=optimizer, loss=loss, metric=metric,
-                   ctx=ctx, progress=progress, animate=animate)
+                   ctx=ctx)
     if history.warning:
         warnings.warn(history.warning, TrainingGotWorse, stacklevel=2)
     return history
@@ -761,7 +942,7 @@ def train(net, X_train, y_train, X_valid=None, y_valid=None, *, num_epochs, lear
 
 def _fit(net, X_train, y_train, X_valid=None, y_valid=None, *, num_epochs, learning_rate,
          batch_size, weight_decay=0.0, optimizer="adam", loss=None, metric=log_rmse,
-         ctx=None, progress=False, animate=False):
+         ctx=None):
     """`train` without the warning (k_fold warns once for all folds)."""
     n = _check_pair(X_train, y_train, "train")
     if (X_valid is None) != (y_valid is None):
@@ -771,14 +952,7 @@ def _fit(net, X_train, y_train, X_valid=None, y_valid=None, *, num_epochs, learn
     optimizer = _check_hyperparameters(num_epochs, learning_rate, batch_size, weight_decay,
                                        optimizer)
     loss = gluon.loss.L2Loss() if loss is None else loss
-    params, contexts = _parameters_contexts(net)
-    if ctx is not None:
-        wanted = _check_contexts(list(ctx) if isinstance(ctx, (list, tuple)) else [ctx], "ctx")
-        if wanted != contexts:
-            net.collect_params().reset_ctx(wanted)
-            contexts = wanted
-    _check_contexts(contexts, "the network's parameters live on a list that")
-    device = contexts[0]
+    params, device = _parameters_device(net, ctx)
     X_train = _to_device(X_train, device, "X_train")
     y_train = _to_device(y_train, device, "y_train")
     if X_valid is not None:
@@ -786,14 +960,9 @@ def _fit(net, X_train, y_train, X_valid=None, y_valid=None, *, num_epochs, learn
         y_valid = _to_device(y_valid, device, "y_valid")
     _check_shapes(X_train, y_train, X_valid, y_valid)
 
-    if len(contexts) == 1:
-        updater = _FusedUpdater(params, optimizer, learning_rate, weight_decay, batch_size)
-        loop = _OneDeviceLoop(net, loss, updater, batch_size)
-        predict = loop.net
-    else:
-        loop = _DataParallelLoop(net, loss, contexts, optimizer, learning_rate, weight_decay,
-                                 batch_size)
-        predict = net
+    updater = _FusedUpdater(params, optimizer, learning_rate, weight_decay, batch_size)
+    loop = _OneDeviceLoop(net, loss, updater, batch_size)
+    predict = loop.net
     _preflight(net, predict, loss, X_train, y_train, batch_size)
 
     def score(X, y):
@@ -802,19 +971,14 @@ def _fit(net, X_train, y_train, X_valid=None, y_valid=None, *, num_epochs, learn
 
     metric_name = "loss" if metric is None else getattr(metric, "__name__", "metric")
     history = History(metric=metric_name)
-    display = _Display(num_epochs, metric_name, X_valid is not None, progress, animate)
-    try:
-        for epoch in range(1, num_epochs + 1):
-            order = np.arange(n)
-            np.random.shuffle(order)  # what DataLoader(shuffle=True)'s RandomSampler does
-            last_loss = loop.run_epoch(X_train, y_train, order).asscalar()
-            history.train.append(float(score(X_train, y_train)))
-            if X_valid is not None:
-                history.valid.append(float(score(X_valid, y_valid)))
-            _check_epoch(epoch, num_epochs, last_loss, history, learning_rate)
-            display.update(epoch, history.train[-1], history.valid[-1] if history.valid else None)
-    finally:
-        history.figure = display.close()
+    for epoch in range(1, num_epochs + 1):
+        order = np.arange(n)
+        np.random.shuffle(order)  # what DataLoader(shuffle=True)'s RandomSampler does
+        last_loss = loop.run_epoch(X_train, y_train, order).asscalar()
+        history.train.append(float(score(X_train, y_train)))
+        if X_valid is not None:
+            history.valid.append(float(score(X_valid, y_valid)))
+        _check_epoch(epoch, num_epochs, last_loss, history, learning_rate)
     history.warning = _got_worse(history, num_epochs, learning_rate)
     return history
 
@@ -836,3 +1000,103 @@ def _check_epoch(epoch, num_epochs, last_loss, history, learning_rate):
         f"(train {history.metric} {history.train[-1]}) after starting finite. The step is too "
         f"large: lower the learning rate (now {learning_rate:g}), e.g. to "
         f"{learning_rate / 10:g}.")
+
+
+# ------------------------------------------------------------------------- k-fold explorer
+
+EXPLORER_DECAYS = (0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
+EXPLORER_BATCHES = (16, 32, 64, 128, 256, 512)
+
+
+def plot_k_fold_curves(views, metric="log rmse"):
+    """One panel per (title, KFoldResult): every fold's train (solid) and validation (dashed)
+    curve, thin, and their means, thick, on log axes shared by all panels."""
+    from matplotlib import pyplot as plt
+
+    fig, axes = plt.subplots(1, len(views), figsize=(3.4 * len(views), 2.8), sharey=True,
+                             squeeze=False)
+    for ax, (title, result) in zip(axes[0], views):
+        epochs = np.arange(1, len(result.folds[0].train) + 1)
+        for part, style, color in (("train", "-", "C0"), ("valid", "--", "C1")):
+            curves = np.array([getattr(fold, part) for fold in result.folds])
+            ax.plot(epochs, curves.T, style, color=color, lw=0.6, alpha=0.45)
+            ax.plot(epochs, curves.mean(axis=0), style, color=color, lw=1.8,
+                    label=f"{part} (mean {curves[:, -1].mean():.4f})")
+        ax.set(title=title, xlabel="epoch", xscale="log", yscale="log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper right")
+    axes[0][0].set_ylabel(f"{metric}, each fold and mean")
+    fig.tight_layout()
+    return fig
+
+
+def k_fold_explorer(make_net, X, y, *, reference, k=5, num_epochs=100, learning_rate=5.0,
+                    weight_decay=0.0, batch_size=64, seed=0, max_epochs=400,
+                    static_display=None):
+    """Sliders for learning rate, epochs, weight decay and batch size, redrawing the k-fold
+    curves of the chosen settings beside `reference` (a (title, KFoldResult) pair, e.g. the
+    book's settings).
+
+    Each change re-runs `k_fold` from `seed` (all folds at once: a fraction of a second for
+    the book's model at 100 epochs) and replaces the figure in an Output widget.
+    `static_display` is the DisplayHandle of a static copy of the default view shown above for
+    headless runs; once a live frontend shows the widget, that copy is blanked.
+    """
+    import ipywidgets as widgets
+    from IPython.display import Markdown, display
+    from matplotlib import pyplot as plt
+
+    look = dict(style={"description_width": "initial"}, layout={"width": "330px"},
+                continuous_update=False)
+    controls = {
+        "learning_rate": widgets.FloatLogSlider(value=learning_rate, base=10, min=-3, max=2,
+                                                step=0.25, description="learning rate", **look),
+        "num_epochs": widgets.IntSlider(value=num_epochs, min=10, max=max_epochs, step=10,
+                                        description="epochs", **look),
+        "weight_decay": widgets.SelectionSlider(
+            options=sorted(set(EXPLORER_DECAYS) | {weight_decay}), value=weight_decay,
+            description="weight decay", **look),
+        "batch_size": widgets.SelectionSlider(
+            options=sorted(set(EXPLORER_BATCHES) | {batch_size}), value=batch_size,
+            description="batch size", **look),
+    }
+    out = widgets.Output()
+
+    def redraw(_change=None):
+        settings = {name: c.value for name, c in controls.items()}
+        seed_everything(seed)
+        started = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TrainingGotWorse)  # the curves show it
+            try:
+                result = k_fold(make_net, X, y, k, **settings)
+            except TrainingDiverged as err:
+                result = err
+        seconds = time.perf_counter() - started
+        with out:
+            out.clear_output(wait=True)
+            if isinstance(result, TrainingDiverged):
+                print(f"{result}")
+                return
+            title = (f"lr {settings['learning_rate']:.3g}, wd {settings['weight_decay']:g}, "
+                     f"batch {settings['batch_size']}")
+            fig = plot_k_fold_curves([reference, (title, result)])
+            display(fig)
+            plt.close(fig)  # shown once, inside the Output widget
+            print(f"{k}-fold mean valid log rmse {result.mean_valid:.4f} "
+                  f"(trained in {seconds:.2f} s)")
+
+    for control in controls.values():
+        control.observe(redraw, names="value")
+    redraw()
+    box = widgets.VBox([widgets.HBox(list(controls.values())[:2]),
+                        widgets.HBox(list(controls.values())[2:]), out])
+    if static_display is not None:
+        def blank_static_copy(change):
+            if change["new"]:
+                static_display.update(Markdown("*Interactive view below; move the sliders.*"))
+        out._view_count = 0  # a live frontend counts its views here; headless runs do not
+        out.observe(blank_static_copy, names="_view_count")
+    box.controls = controls  # for tests and for readers who want to set values in code
+    box.output = out
+    return box

@@ -4,10 +4,12 @@
                                                      # Adam lr 5, wd 0, Dense(1), real data
     python -m utils.course.bench kfold --epochs 2 --rounds 3 --synthetic   # a quick smoke run
 
-Both loops run in one process, alternating (reference, project) for several rounds, each from
-the same seed; the machine's load drifts, so only the per-round ratios are compared. The output
-gives every round's times, the median ratio with its spread, both cross-validation results and
-the largest difference between any two per-epoch scores of the two loops.
+Three loops run in one process, alternating (reference, project, numpy floor) for several
+rounds, each from the same seed; the machine's load drifts, so only the per-round ratios are
+compared. The floor is the same arithmetic (all folds stacked) in numpy alone: how far the
+project is from what the hardware needs. The output gives every round's times, the median
+ratios with their spread, the cross-validation results and the largest difference between any
+two per-epoch scores of the book's loop and the project's (and the floor's).
 
 The reference is written the way the book writes it: a DataLoader over an ArrayDataset,
 `nn.Sequential`, `gluon.Trainer.step(batch_size)` after every batch, and the log RMSE of the
@@ -100,6 +102,88 @@ def project_k_fold(k, X, y, num_epochs, learning_rate, weight_decay, batch_size,
     return [(h.train, h.valid) for h in result.folds]
 
 
+# ------------------------------------------------------------------ the floor: numpy only
+
+def numpy_k_fold(k, X, y, num_epochs, learning_rate, weight_decay, batch_size,
+                 optimizer="adam", hidden=0):
+    """The same arithmetic in numpy alone, all folds stacked: what the hardware needs.
+
+    The same folds, initial weights (the book's networks, made in fold order), shuffles
+    (fold i's epochs continue numpy's RNG where fold i-1's ended), batches and Adam/SGD
+    formulas in float32; only MXNet is missing, so no operator dispatch to pay for.
+    """
+    X, y = X.asnumpy(), y.asnumpy().reshape(len(X), -1)
+    splits = fast.k_fold_indices(len(X), k)
+    layers = []  # per fold: [(W (in, out), b (out,)), ...]
+    for train_idx, _ in splits:
+        net = book_net(hidden)
+        net(nd.array(X[train_idx[:1]]))  # deferred initialization, as the first batch does
+        layers.append([(d.weight.data().asnumpy().T, d.bias.data().asnumpy()) for d in net])
+    Ws = [np.stack([fold[l][0] for fold in layers]) for l in range(len(layers[0]))]
+    Bs = [np.stack([fold[l][1] for fold in layers])[:, None, :] for l in range(len(layers[0]))]
+    params = Ws + Bs
+    moments = [(np.zeros_like(p), np.zeros_like(p)) for p in params]
+    X_train = np.stack([X[t] for t, _ in splits])
+    y_train = np.stack([y[t] for t, _ in splits])
+    X_valid = np.stack([X[v] for _, v in splits])
+    y_valid = np.stack([y[v] for _, v in splits])
+    n = X_train.shape[1]
+    orders = []
+    for _ in splits:  # the fold-after-fold loop's shuffles, fold by fold
+        orders.append([])
+        for _ in range(num_epochs):
+            order = np.arange(n)
+            np.random.shuffle(order)
+            orders[-1].append(order)
+    folds = np.arange(k)[:, None]
+
+    def forward(A):
+        outs = [A]
+        for l, (W, B) in enumerate(zip(Ws, Bs)):
+            z = outs[-1] @ W + B
+            outs.append(np.maximum(z, 0) if l < len(Ws) - 1 else z)
+        return outs
+
+    def scores(A, labels):
+        p = np.maximum(forward(A)[-1].astype(np.float64), 1).reshape(k, -1)
+        return np.sqrt(np.mean((np.log(p) - np.log(labels.reshape(k, -1))) ** 2, axis=1))
+
+    curves = [([], []) for _ in range(k)]
+    step = 0
+    for epoch in range(num_epochs):
+        order = np.stack([orders[i][epoch] for i in range(k)])
+        for start in range(0, n, batch_size):
+            rows = order[:, start:start + batch_size]
+            outs = forward(X_train[folds, rows])
+            delta = outs[-1] - y_train[folds, rows]
+            grads_W, grads_B = [None] * len(Ws), [None] * len(Ws)
+            for l in reversed(range(len(Ws))):
+                if l < len(Ws) - 1:
+                    delta = delta * (outs[l + 1] > 0)
+                grads_W[l] = outs[l].transpose(0, 2, 1) @ delta
+                grads_B[l] = delta.sum(axis=1, keepdims=True)
+                if l:
+                    delta = delta @ Ws[l].transpose(0, 2, 1)
+            step += 1
+            lr = learning_rate
+            if optimizer == "adam":
+                lr *= np.sqrt(1 - fast.BETA2 ** step) / (1 - fast.BETA1 ** step)
+            for p, g, (m, v) in zip(params, grads_W + grads_B, moments):
+                g = g / batch_size + weight_decay * p
+                if optimizer == "adam":
+                    m *= fast.BETA1
+                    m += (1 - fast.BETA1) * g
+                    v *= fast.BETA2
+                    v += (1 - fast.BETA2) * g * g
+                    p -= lr * m / (np.sqrt(v) + fast.EPSILON)
+                else:
+                    p -= lr * g
+        for i, (t, v) in enumerate(zip(scores(X_train, y_train), scores(X_valid, y_valid))):
+            curves[i][0].append(float(t))
+            curves[i][1].append(float(v))
+    return curves
+
+
 # -------------------------------------------------------------------------------------- bench
 
 def load_features(synthetic, data_dir=None, n_synthetic=200):
@@ -133,35 +217,42 @@ def timed(function, seed, **config):
 
 
 def bench_kfold(X, y, *, rounds=3, seed=0, out=print, **config):
-    """Alternate reference and project `rounds` times; return the summary as a dict."""
-    for function in (book_k_fold, project_k_fold):  # untimed warm-up: first-call costs
+    """Alternate reference, project and numpy floor `rounds` times; return the summary."""
+    loops = (book_k_fold, project_k_fold, numpy_k_fold)
+    for function in loops:  # untimed warm-up: first-call costs
         timed(function, seed, X=X, y=y, **dict(config, num_epochs=1, k=2))
     times = []
     for r in range(1, rounds + 1):
-        t_ref, ref_curves = timed(book_k_fold, seed, X=X, y=y, **config)
-        t_new, new_curves = timed(project_k_fold, seed, X=X, y=y, **config)
-        times.append((t_ref, t_new))
-        out(f"round {r}: reference {t_ref:.3f} s, project {t_new:.3f} s, "
-            f"ratio {t_ref / t_new:.2f}x")
-    ratios = [a / b for a, b in times]
+        (t_ref, ref_curves), (t_new, new_curves), (t_np, np_curves) = (
+            timed(function, seed, X=X, y=y, **config) for function in loops)
+        times.append((t_ref, t_new, t_np))
+        out(f"round {r}: reference {t_ref:.3f} s, project {t_new:.3f} s, numpy floor "
+            f"{t_np:.3f} s; ratio {t_ref / t_new:.2f}x, project / floor {t_new / t_np:.2f}x")
+    ratios = [a / b for a, b, _ in times]
+    floor_ratios = [b / c for _, b, c in times]
     (ref_train, ref_valid), (new_train, new_valid) = cv_summary(ref_curves), cv_summary(new_curves)
     diff = max_abs_difference(ref_curves, new_curves)
     out(f"median ratio {statistics.median(ratios):.2f}x "
         f"(spread {min(ratios):.2f}x .. {max(ratios):.2f}x over {rounds} rounds)")
+    out(f"median project / numpy floor {statistics.median(floor_ratios):.2f}x "
+        f"(the book's loop / floor {statistics.median([a / c for a, _, c in times]):.2f}x)")
     out(f"reference CV: train log rmse {ref_train:.6f}, valid log rmse {ref_valid:.6f}")
     out(f"project   CV: train log rmse {new_train:.6f}, valid log rmse {new_valid:.6f}")
-    out(f"max abs difference over all per-epoch scores: {diff:.3g}")
+    out(f"max abs difference over all per-epoch scores: {diff:.3g} "
+        f"(numpy floor: {max_abs_difference(ref_curves, np_curves):.3g})")
     return {"config": config, "rounds": rounds, "times": times, "ratios": ratios,
-            "median_ratio": statistics.median(ratios),
+            "median_ratio": statistics.median(ratios), "floor_ratios": floor_ratios,
+            "median_floor_ratio": statistics.median(floor_ratios),
             "reference_cv": [ref_train, ref_valid], "project_cv": [new_train, new_valid],
-            "max_abs_difference": diff}
+            "max_abs_difference": diff,
+            "floor_max_abs_difference": max_abs_difference(ref_curves, np_curves)}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m utils.course.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    kf = sub.add_parser("kfold", help="book k-fold loop vs utils.train.k_fold")
+    kf = sub.add_parser("kfold", help="book k-fold loop vs utils.train.k_fold vs numpy")
     kf.add_argument("--epochs", type=int, default=100,
                     help="epochs per fold (default: %(default)s, the book's)")
     kf.add_argument("--batch-size", type=int, default=64,
@@ -177,7 +268,7 @@ def main(argv=None):
     kf.add_argument("--hidden", type=int, default=0,
                     help="0: the book's Dense(1); N: one ReLU layer of N units first")
     kf.add_argument("--rounds", type=int, default=3,
-                    help="A B pairs timed, each both loops once (default: %(default)s)")
+                    help="rounds timed, each all three loops once (default: %(default)s)")
     kf.add_argument("--seed", type=int, default=0,
                     help="seed for initialization and batch order (default: %(default)s)")
     kf.add_argument("--synthetic", action="store_true",
