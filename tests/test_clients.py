@@ -91,6 +91,7 @@ def test_nbval(synthetic):
     assert "3 passed" in done.stdout
 
 
+@pytest.mark.notebooks
 def test_papermill_runs_a_course_notebook_from_elsewhere(tmp_path):
     """Notebook 1 (about 20-40 s) from a temporary folder, as `papermill` is used."""
     exports = tmp_path / "exports"
