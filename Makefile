@@ -24,11 +24,11 @@ LOCK    = cd requirements && $(UV) pip compile --quiet --universal --python-vers
 .PHONY: all run test check bench lab lock clean
 all: run
 
-$(BIN)/.installed: requirements/learner.txt utils/setup/mxnet_numpy_compat.py
+$(BIN)/.installed: requirements/learner.txt utils/setup/mxnet_numpy_compat.py pyproject.toml
 	@$(INSTALL)
 	touch $@
 
-$(BIN)/.installed-dev: requirements/dev.txt requirements/learner.txt
+$(BIN)/.installed-dev: requirements/dev.txt requirements/learner.txt pyproject.toml
 	@$(INSTALL) --dev
 	touch $(BIN)/.installed $@
 

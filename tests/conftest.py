@@ -48,35 +48,36 @@ def house_dir():
 
 # ----- what ran: counted during the session, printed at its end --------------------------------
 
-_executions = []  # (notebook stem, ok) for every run of a course notebook through the runner
+_executions = []  # (notebook, ok) for every run of a course notebook through `course_run`
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _count_notebook_runs():
-    """Count course-notebook executions by wrapping utils.course.run.run_notebook (if it exists)."""
-    try:
-        from utils.course import run
-    except Exception:  # the runner's own tests report an import failure
-        yield
-        return
-    original = getattr(run, "run_notebook", None)
-    if original is None:
-        yield
-        return
+@pytest.fixture(scope="session")
+def course_run():
+    """`utils.course.run.run` on the course's own notebooks (notebooks/, or notebooks/zh/ with
+    lang="zh"), each execution counted for the closing summary that CI checks. Tests that execute
+    the course notebooks go through this fixture, which also marks them `notebooks`."""
+    from utils.course import run
 
-    def counted(path, *args, **kwargs):
-        result = original(path, *args, **kwargs)
-        folder = Path(path).resolve().parent  # notebooks/, or notebooks/zh/ (Chinese edition)
-        if folder in (NOTEBOOK_DIR.resolve(), (NOTEBOOK_DIR / "zh").resolve()):
-            name = Path(path).stem if folder == NOTEBOOK_DIR.resolve() else f"zh/{Path(path).stem}"
-            _executions.append((name, bool(getattr(result, "ok", False))))
-        return result
+    def course_run(names=(), lang=run.DEFAULT_LANG, **kwargs):
+        results = run.run(names, lang=lang, **kwargs)
+        prefix = "" if lang == run.DEFAULT_LANG else f"{lang}/"
+        _executions.extend((prefix + r.stem, r.ok) for r in results)
+        return results
 
-    run.run_notebook = counted
-    try:
-        yield
-    finally:
-        run.run_notebook = original
+    return course_run
+
+
+def pytest_collection_modifyitems(items):
+    """Mark the slow groups by what a test uses, so a marker cannot drift from the code:
+    `notebooks` for tests that execute course notebooks (through `course_run`), `browser` for
+    tests that drive JupyterLab (the `lab` fixture). `pytest -m "not notebooks and not browser"`
+    is the quick run."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if "course_run" in names:
+            item.add_marker(pytest.mark.notebooks)
+        if "lab" in names:
+            item.add_marker(pytest.mark.browser)
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -2,29 +2,32 @@
 `-p`), `jupyter nbconvert --execute`, `jupyter execute` and nbval.
 
 They need `utils` importable wherever the kernel starts, which the installer arranges by
-linking the repository into the venv (utils/setup/venv_link.py). A small synthetic notebook proves
+installing the collection into the venv as an editable package (the root pyproject.toml). A small synthetic notebook proves
 that for each client (a kernel start and an MXNet import each, a few seconds); one real course
 notebook (1) runs through papermill from a temporary folder.
 """
+import importlib.metadata
 import json
 import os
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from conftest import REPO_ROOT
-from utils.setup import venv_link
 
 BIN = Path(sys.executable).parent
-LINKED = (Path(sysconfig.get_paths()["purelib"]) / venv_link.PTH)
+DISTRIBUTION = "d2l-mxnet-notebooks"  # the root pyproject.toml's name
+try:
+    INSTALLED = importlib.metadata.distribution(DISTRIBUTION)
+except importlib.metadata.PackageNotFoundError:
+    INSTALLED = None
 pytestmark = pytest.mark.skipif(
-    not LINKED.exists() and os.environ.get("CI") != "true",
-    reason=f"this venv is not linked to the repository ({LINKED} missing): "
-           "python -m utils.setup.venv_link, or make test")
+    INSTALLED is None and os.environ.get("CI") != "true",
+    reason=f"{DISTRIBUTION} is not installed in this venv: make test (or pip install --no-deps "
+           "-e . from the repository root)")
 
 
 @pytest.fixture
@@ -91,6 +94,7 @@ def test_nbval(synthetic):
     assert "3 passed" in done.stdout
 
 
+@pytest.mark.notebooks
 def test_papermill_runs_a_course_notebook_from_elsewhere(tmp_path):
     """Notebook 1 (about 20-40 s) from a temporary folder, as `papermill` is used."""
     exports = tmp_path / "exports"
@@ -99,3 +103,13 @@ def test_papermill_runs_a_course_notebook_from_elsewhere(tmp_path):
                    REPO_ROOT / "notebooks" / "01_numerical_stability.ipynb", "out.ipynb"],
         tmp_path, timeout=900)
     assert (tmp_path / "out.ipynb").exists()
+
+
+def test_the_venv_exposes_utils_and_not_the_repository_root(tmp_path):
+    """The editable install maps `utils` to this repository's utils/ and nothing else: from a
+    folder far away, `data` (a folder in the repository) and `tests` are not importable."""
+    code = ("import importlib.util, utils; print(utils.__file__); "
+            "print([m for m in ('data', 'tests', 'notebooks', 'requirements') "
+            "if importlib.util.find_spec(m)])")
+    done = run([sys.executable, "-c", code], tmp_path)
+    assert done.stdout.split("\n")[:2] == [str(REPO_ROOT / "utils" / "__init__.py"), "[]"]

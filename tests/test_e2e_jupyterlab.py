@@ -201,8 +201,8 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def headless(tmp_path_factory, house_dir):
-    return headless_run(tmp_path_factory, house_dir)
+def headless(tmp_path_factory, house_dir, course_run):
+    return headless_run(tmp_path_factory, house_dir, course_run)
 
 
 def check_errors(stem, cells):

@@ -47,8 +47,9 @@ def test_an_existing_venv_gets_the_lock_then_pip_check_then_the_environment_chec
     calls = log.read_text().splitlines()
     assert calls == [
         f"{python} {REPO_ROOT / 'utils' / 'check.py'} --python-only PIP_REQUIRE_VIRTUALENV=",
+        f"{venv_python} -m pip install --quiet pip>=21.3 PIP_REQUIRE_VIRTUALENV=1",
         f"{venv_python} -m pip install --quiet --no-deps -r "
-        f"{REPO_ROOT / 'requirements' / 'learner.txt'} PIP_REQUIRE_VIRTUALENV=1",
+        f"{REPO_ROOT / 'requirements' / 'learner.txt'} -e {REPO_ROOT} PIP_REQUIRE_VIRTUALENV=1",
         f"{venv_python} -m utils.setup.venv_link PIP_REQUIRE_VIRTUALENV=1",
         f"{venv_python} -m pip check PIP_REQUIRE_VIRTUALENV=1",
         f"{venv_python} -m utils.check PIP_REQUIRE_VIRTUALENV=",
@@ -130,8 +131,9 @@ def test_this_env_on_colab_lets_pip_install_into_the_machines_python(tmp_path):
     done, python, calls = this_env_install(tmp_path, in_venv=False, colab=True)
     assert done.returncode == 0, done.stderr
     assert calls == [
+        f"{python} -m pip install --quiet pip>=21.3 PIP_REQUIRE_VIRTUALENV=",
         f"{python} -m pip install --quiet --no-deps -r "
-        f"{REPO_ROOT / 'requirements' / 'learner.txt'} PIP_REQUIRE_VIRTUALENV=",
+        f"{REPO_ROOT / 'requirements' / 'learner.txt'} -e {REPO_ROOT} PIP_REQUIRE_VIRTUALENV=",
         f"{python} -m utils.setup.venv_link PIP_REQUIRE_VIRTUALENV=",
         f"{python} -m pip check PIP_REQUIRE_VIRTUALENV=",
         f"{python} -m utils.check PIP_REQUIRE_VIRTUALENV=",
@@ -141,9 +143,10 @@ def test_this_env_on_colab_lets_pip_install_into_the_machines_python(tmp_path):
 def test_this_env_in_a_venv_still_has_pip_require_one(tmp_path):
     done, python, calls = this_env_install(tmp_path, in_venv=True, colab=False)
     assert done.returncode == 0, done.stderr
-    assert calls[:3] == [
+    assert calls[:4] == [
+        f"{python} -m pip install --quiet pip>=21.3 PIP_REQUIRE_VIRTUALENV=1",
         f"{python} -m pip install --quiet --no-deps -r "
-        f"{REPO_ROOT / 'requirements' / 'learner.txt'} PIP_REQUIRE_VIRTUALENV=1",
+        f"{REPO_ROOT / 'requirements' / 'learner.txt'} -e {REPO_ROOT} PIP_REQUIRE_VIRTUALENV=1",
         f"{python} -m utils.setup.venv_link PIP_REQUIRE_VIRTUALENV=1",
         f"{python} -m pip check PIP_REQUIRE_VIRTUALENV=1",
     ]
@@ -185,7 +188,8 @@ def test_uv_on_path_installs_the_lock_quietly_without_resolving(tmp_path):
     assert done.returncode == 0, done.stderr
     calls = log.read_text().splitlines()
     assert calls[1] == (f"{uv} pip install --quiet --python {venv_python} --no-deps -r "
-                        f"{REPO_ROOT / 'requirements' / 'learner.txt'} PIP_REQUIRE_VIRTUALENV=1")
+                        f"{REPO_ROOT / 'requirements' / 'learner.txt'} -e {REPO_ROOT} "
+                        "PIP_REQUIRE_VIRTUALENV=1")
     assert calls[2] == f"{venv_python} -m utils.setup.venv_link PIP_REQUIRE_VIRTUALENV=1"
 
 
@@ -203,7 +207,8 @@ def test_without_uv_the_locked_uv_goes_into_the_venv_first(tmp_path):
               if line.startswith("uv==")][0]
     calls = log.read_text().splitlines()
     assert calls[1] == f"{venv_python} -m pip install -q {uv_pin} PIP_REQUIRE_VIRTUALENV=1"
-    assert calls[2].startswith(f"{venv_python} -m pip install --quiet --no-deps -r ")
+    assert calls[2] == f"{venv_python} -m pip install --quiet pip>=21.3 PIP_REQUIRE_VIRTUALENV=1"
+    assert calls[3].startswith(f"{venv_python} -m pip install --quiet --no-deps -r ")
 
 
 def conflicting_pip(tmp_path, lines):
@@ -260,3 +265,126 @@ def test_install_probe_of_a_hung_python_ends(tmp_path):
         f"{stuck} did not answer within 1 s; skipping it",
         f"install.py: {stuck} does not run (a pyenv shim for a version that is not active? give "
         "the interpreter's full path)"]
+
+
+# ----- issue 25: installers that cannot run, half-made venvs ---------------------------------
+
+def uv_on_path(tmp_path, body):
+    """A `uv` first on PATH whose file content is `body` (bytes), executable."""
+    uv = tmp_path / "tools" / "uv"
+    uv.parent.mkdir(parents=True, exist_ok=True)
+    uv.write_bytes(body)
+    uv.chmod(0o755)
+    return uv
+
+
+@pytest.mark.parametrize("kind, body", [
+    ("cannot execute (another machine's binary)", b"\x7fELF\x02\x01\x01garbage"),
+    ("cannot execute (a shebang naming no interpreter)", b"#!/nonexistent/sh\n"),
+    ("fails", b"#!/bin/sh\necho 'error: uv broke' >&2\nexit 2\n"),
+])
+def test_a_uv_on_path_that_cannot_run_or_fails_falls_back_to_pip_with_one_line(tmp_path, kind, body):
+    log = tmp_path / "calls.log"
+    venv_python = fake_venv(tmp_path / "venv", "3.11.7", log)
+    python = recording_stub(tmp_path / "bin" / "python3.11", "3.11.7", log)
+    uv = uv_on_path(tmp_path, body)
+    done = install("--venv", tmp_path / "venv", "--python", python,
+                   env=dict(os.environ, PATH=no_uv_path(tmp_path)))
+    assert done.returncode == 0, done.stderr
+    said = [line for line in done.stdout.splitlines() if "installing with pip instead" in line]
+    assert len(said) == 1 and str(uv) in said[0], done.stdout
+    calls = log.read_text().splitlines()
+    assert calls[1] == f"{venv_python} -m pip install --quiet pip>=21.3 PIP_REQUIRE_VIRTUALENV=1"
+    assert calls[2].startswith(f"{venv_python} -m pip install --quiet --no-deps -r ")
+
+
+def test_a_uv_that_cannot_run_is_an_error_when_uv_was_asked_for(tmp_path):
+    log = tmp_path / "calls.log"
+    fake_venv(tmp_path / "venv", "3.11.7", log)
+    python = recording_stub(tmp_path / "bin" / "python3.11", "3.11.7", log)
+    uv = uv_on_path(tmp_path, b"\x7fELF\x02\x01\x01garbage")
+    done = install("--venv", tmp_path / "venv", "--python", python, "--installer", "uv",
+                   env=dict(os.environ, PATH=no_uv_path(tmp_path)))
+    assert done.returncode == 1 and done.stderr.count("\n") == 1
+    assert f"`{uv} pip install" in done.stderr and "could not start" in done.stderr
+    assert "-m pip install" not in log.read_text()
+
+
+def test_a_venv_creation_that_fails_midway_leaves_no_half_made_venv(tmp_path):
+    """`python -m venv` writes pyvenv.cfg and bin/python, then ensurepip fails (Debian without
+    python3-venv): the folder is removed, so the next run starts clean, and one line says why."""
+    log = tmp_path / "calls.log"
+    python = tmp_path / "bin" / "python3.11"
+    python.parent.mkdir(parents=True)
+    python.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = "-c" ]; then echo "3 11 7 Linux x86_64 64"; exit 0; fi\n'
+        f'echo "$0 $*" >> {log}\n'
+        'if [ "$2" = "venv" ]; then mkdir -p "$3/bin"; touch "$3/pyvenv.cfg" "$3/bin/python"\n'
+        '  echo "ensurepip is not available" >&2; exit 1; fi\n')
+    python.chmod(0o755)
+    venv = tmp_path / "venv"
+    done = install("--venv", venv, "--python", python)
+    assert done.returncode == 1 and not venv.exists()
+    last = done.stderr.splitlines()[-1]
+    assert last.startswith("install.py: `") and "the half-made" in last and str(venv) in last
+    assert "apt install python3-venv" in last
+    assert "pip" not in log.read_text()
+
+
+def pipless_venv(folder, log, ensurepip_works):
+    """A venv whose python runs but has no pip (a creation stopped midway, or `uv venv`)."""
+    (folder / "bin").mkdir(parents=True)
+    (folder / "pyvenv.cfg").write_text("version = 3.11.7\n")
+    exe = folder / "bin" / "python"
+    exe.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1 $2" = "-c import pip" ]; then exit 1; fi\n'
+        'if [ "$1" = "-c" ]; then echo "3 11 7 Linux x86_64 64"; exit 0; fi\n'
+        f'echo "$0 $*" >> {log}\n'
+        f'if [ "$2" = "ensurepip" ]; then exit {0 if ensurepip_works else 1}; fi\n')
+    exe.chmod(0o755)
+    return exe
+
+
+def test_a_reused_venv_without_pip_gets_pip_from_ensurepip(tmp_path):
+    log = tmp_path / "calls.log"
+    venv_python = pipless_venv(tmp_path / "venv", log, ensurepip_works=True)
+    python = recording_stub(tmp_path / "bin" / "python3.11", "3.11.7", log)
+    done = install("--venv", tmp_path / "venv", "--python", python, "--installer", "pip")
+    assert done.returncode == 0, done.stderr
+    assert "has no pip; adding it with ensurepip" in done.stdout
+    calls = log.read_text().splitlines()
+    assert calls[1] == f"{venv_python} -m ensurepip --default-pip"
+    assert calls[2].startswith(f"{venv_python} -m pip install")
+
+
+def test_a_half_made_venv_that_cannot_be_repaired_says_what_to_remove(tmp_path):
+    log = tmp_path / "calls.log"
+    pipless_venv(tmp_path / "venv", log, ensurepip_works=False)
+    python = recording_stub(tmp_path / "bin" / "python3.11", "3.11.7", log)
+    done = install("--venv", tmp_path / "venv", "--python", python)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1
+    assert "half-made venv" in done.stderr and f"rm -rf {tmp_path / 'venv'}" in done.stderr
+    assert (tmp_path / "venv" / "pyvenv.cfg").exists()  # someone else's folder: only named
+    assert "pip install" not in log.read_text()
+
+
+def test_venv_link_refuses_a_python_that_is_not_a_venv():
+    """The interpreter this venv was made from: its site-packages serve other projects."""
+    import sysconfig
+
+    base = Path(sys.base_prefix) / "bin" / "python3"
+    if sys.prefix == sys.base_prefix or not base.exists():
+        pytest.skip("the tests do not run in a venv, so there is no base interpreter to try")
+    purelib = subprocess.run([str(base), "-c", "import sysconfig; "
+                              "print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True).stdout.strip()
+    before = sorted(os.listdir(purelib))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLAB_RELEASE_TAG", "PYTHONPATH")}
+    done = subprocess.run([str(base), "-m", "utils.setup.venv_link"], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and done.stdout == "" and done.stderr.count("\n") == 1
+    assert "is not a virtual environment" in done.stderr and "venv_link" in done.stderr
+    assert sorted(os.listdir(purelib)) == before
+    assert sysconfig.get_paths()["purelib"] != purelib  # the test ran what it meant to

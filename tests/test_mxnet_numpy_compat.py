@@ -58,11 +58,12 @@ def test_names_numpy_still_has_are_left_alone():
 
 
 @pytest.mark.parametrize("minor", [8, 9, 10, 11])
-def test_on_3_8_to_3_11_install_changes_nothing(minor):
+def test_on_3_8_to_3_11_install_changes_nothing(minor, tmp_path):
     before = list(sys.meta_path)
     assert compat.install((3, minor)) is False
     assert sys.meta_path == before
-    assert venv_link.pth_text("/repo", (3, minor)) == "/repo\n"  # the .pth has no hook line
+    assert venv_link.link(str(tmp_path), (3, minor)) is None  # no .pth, no hook
+    assert os.listdir(tmp_path) == []
 
 
 def test_the_hook_waits_for_mxnet_and_leaves_numpy_alone_until_then(tmp_path):
@@ -86,15 +87,15 @@ def test_importing_mxnet_sets_the_names_first_and_removes_the_hook(tmp_path):
     assert out == ["True False"]
 
 
-def test_the_link_writes_the_path_and_on_3_12_the_hook(tmp_path):
-    pth = venv_link.link(str(tmp_path), "/some/repo", (3, 12))
-    assert open(pth).read() == ("/some/repo\n"
-                                "import mxnet_numpy_compat; mxnet_numpy_compat.install()\n")
+def test_the_link_writes_the_hook_on_3_12_and_removes_it_below(tmp_path):
+    pth = venv_link.link(str(tmp_path), (3, 12))
+    assert open(pth).read() == "import mxnet_numpy_compat; mxnet_numpy_compat.install()\n"
     assert (tmp_path / "mxnet_numpy_compat.py").read_text() == \
         (REPO_ROOT / "utils" / "setup" / "mxnet_numpy_compat.py").read_text()
-    venv_link.link(str(tmp_path), "/some/repo", (3, 11))  # relinked by an older Python
-    assert open(pth).read() == "/some/repo\n" and not (tmp_path / "mxnet_numpy_compat.py").exists()
-    assert sorted(os.listdir(tmp_path)) == ["d2l_mxnet_notebooks.pth"]  # no .tmp left
+    assert sorted(os.listdir(tmp_path)) == ["d2l_mxnet_notebooks.pth", "mxnet_numpy_compat.py"]
+    (tmp_path / "d2l_mxnet_notebooks.pth").write_text("/old/repo\n" + open(pth).read())
+    assert venv_link.link(str(tmp_path), (3, 11)) is None  # relinked by an older Python
+    assert os.listdir(tmp_path) == []  # the old link's repository line went with it
 
 
 def test_mxnet_imports_and_trains_in_a_fresh_interpreter_of_this_venv(tmp_path):

@@ -20,7 +20,7 @@ from utils.course import run
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 COURSE = ["01_numerical_stability", "02_kaggle_house_prices", "03_model_construction"]
-STEMS = sorted(p.stem for p in NOTEBOOK_DIR.glob("*.ipynb")) or COURSE
+STEMS = sorted(p.stem for p in NOTEBOOK_DIR.glob("*.ipynb"))
 ZH_DIR = NOTEBOOK_DIR / "zh"
 ZH_STEMS = sorted(p.stem for p in ZH_DIR.glob("*.ipynb"))
 RUNS = list(STEMS) + [f"zh/{stem}" for stem in ZH_STEMS]  # "zh/<stem>": Chinese
@@ -29,17 +29,18 @@ IMAGE_TYPES = ("image/png", "image/svg+xml", "image/jpeg")
 _session = {}
 
 
-def headless_run(tmp_path_factory, house_dir):
+def headless_run(tmp_path_factory, house_dir, course_run):
     """Run the runner on all notebooks into a temporary exports folder, once per session; then
-    the Chinese edition into its zh/ sub-folder. `results` are keyed as in RUNS."""
+    the Chinese edition into its zh/ sub-folder. `results` are keyed as in RUNS. `course_run` is
+    conftest's fixture (it counts the executions)."""
     if not _session:
         exports = tmp_path_factory.mktemp("headless-exports")
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("KAGGLE_HOUSE_DIR", str(house_dir))
             mp.setenv(run.EXPORTS_ENV, str(exports))
             start = time.time()
-            results = run.run(exports_dir=exports, timeout=600, progress=False)
-            zh = run.run(timeout=600, progress=False, lang="zh") if ZH_STEMS else []
+            results = course_run(exports_dir=exports, timeout=600, progress=False)
+            zh = course_run(timeout=600, progress=False, lang="zh") if ZH_STEMS else []
         _session.update(exports=exports, results={r.stem: r for r in results},
                         zh_results={f"zh/{r.stem}": r for r in zh},
                         seconds=time.time() - start)
@@ -64,8 +65,8 @@ def expected_error(cell):
 
 
 @pytest.fixture(scope="session")
-def headless(tmp_path_factory, house_dir):
-    return headless_run(tmp_path_factory, house_dir)
+def headless(tmp_path_factory, house_dir, course_run):
+    return headless_run(tmp_path_factory, house_dir, course_run)
 
 
 @pytest.fixture(params=RUNS)
@@ -219,12 +220,12 @@ def test_gallery_lists_every_notebook_and_figure(headless):
             assert f'src="{stem}/{fig["png"]}"' in page
 
 
-def test_readme_quick_look_runs(tmp_path, house_dir, monkeypatch):
+def test_readme_quick_look_runs(tmp_path, house_dir, monkeypatch, course_run):
     """The README's quick look (`make run ARGS="-p NUM_EPOCHS 5"`) must work: checks that only
     hold at full size are guarded, so a smaller run does not stop on a bare AssertionError."""
     monkeypatch.setenv("KAGGLE_HOUSE_DIR", str(house_dir))
     names = ["01_numerical_stability", "02_kaggle_house_prices"]  # the two that train
-    results = run.run(names, parameters={"NUM_EPOCHS": 5}, exports_dir=tmp_path, timeout=600,
+    results = course_run(names, parameters={"NUM_EPOCHS": 5}, exports_dir=tmp_path, timeout=600,
                       progress=False)
     assert [(r.stem, r.ok, r.error) for r in results] == [(n, True, "") for n in names]
     executed = nbformat.read(tmp_path / names[0] / f"{names[0]}.ipynb", as_version=4)

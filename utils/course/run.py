@@ -591,13 +591,6 @@ def to_html(nb, lang=DEFAULT_LANG):
     return page.replace(f'<html lang="{code}"', f'<html lang="{edition.html_lang}"', 1)
 
 
-def kernel_pythonpath():
-    """PYTHONPATH for the kernel: the repository first, so `import utils` works from any
-    notebook folder (notebooks/zh/ too), whatever the first cell adds to sys.path."""
-    rest = os.environ.get("PYTHONPATH", "")
-    return os.pathsep.join([str(REPO_ROOT)] + ([rest] if rest else []))
-
-
 def run_notebook(path, parameters, exports_dir, timeout=DEFAULT_CELL_TIMEOUT, progress=True,
                  nb=None, lang=DEFAULT_LANG):
     """Execute one notebook; on success replace exports/<stem>/ with the fresh exports."""
@@ -617,7 +610,7 @@ def run_notebook(path, parameters, exports_dir, timeout=DEFAULT_CELL_TIMEOUT, pr
             for cell in nb.cells:
                 cell.metadata.setdefault("tags", [])
             nb = parameterize_notebook(nb, parameters, kernel_name="python3", language="python")
-        env = {**os.environ, EXPORTS_ENV: str(staging), "PYTHONPATH": kernel_pythonpath()}
+        env = {**os.environ, EXPORTS_ENV: str(staging)}  # `utils`: the editable install
         phase = "running its cells"
         execute(nb, path.parent, env, timeout, progress, desc=stem)
         phase = "saving its exports"

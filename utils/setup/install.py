@@ -7,9 +7,10 @@ Steps: pick a supported Python (the one given with --python, else this one if it
 supported, else one found by find_python.py), check the platform before pip runs
 (check.py --python-only), create the venv if needed, install the locked set
 (requirements/learner.txt or dev.txt: every package pinned, per Python) with uv (the one on
-PATH, else uv installed from PyPI into the venv first; pip if that fails), quietly, then link
-the repository into the venv (utils/setup/venv_link.py: `utils` importable from any folder, and on
-Python 3.12+ the numpy names MXNet needs), `pip check` and the environment check.
+PATH, else uv installed from PyPI into the venv first; pip if uv cannot start or fails),
+quietly, together with the collection itself as an editable package (the root pyproject.toml:
+`import utils` from any folder, and nothing else of the repository), then, on Python 3.12+, arm
+the numpy names MXNet needs (utils/setup/venv_link.py), `pip check` and the environment check.
 
 The lock is complete, so it is installed with --no-deps: on Python 3.12+ it deliberately
 overrides d2l 1.0.3's pins (and, on 3.13, MXNet's numpy<2), which a resolver would refuse. It refuses to install into anything that is not a virtual environment:
@@ -23,6 +24,7 @@ from __future__ import print_function
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -89,7 +91,10 @@ def run(cmd, env=None):
     """Run a command, showing it; Refused with its exit status if it fails."""
     sys.stdout.write("+ %s\n" % " ".join(cmd))
     sys.stdout.flush()
-    status = subprocess.call(cmd, env=env, cwd=REPO)
+    try:
+        status = subprocess.call(cmd, env=env, cwd=REPO)
+    except OSError as err:  # not executable, a binary for another machine, a broken shebang
+        raise Refused("`%s` could not start (%s)" % (" ".join(cmd), err))
     if status != 0:
         raise Refused("`%s` failed (exit status %d)" % (" ".join(cmd), status))
 
@@ -114,8 +119,30 @@ def prepare_venv(venv, python, explicit):
             raise Refused("%s was made with Python %d.%d, not %s; remove it (make clean) to "
                           "rebuild it with that Python" % ((venv,) + version[:2] + (python,)))
         print("reusing %s (Python %d.%d.%d)" % ((venv,) + version))
+        ensure_pip(venv)
         return
-    run([python, "-m", "venv", venv])
+    try:
+        run([python, "-m", "venv", venv])
+    except (Refused, KeyboardInterrupt) as err:
+        shutil.rmtree(venv, ignore_errors=True)  # made by this run, so ours to remove
+        if isinstance(err, KeyboardInterrupt):
+            raise
+        raise Refused("%s; the half-made %s was removed (on Debian and Ubuntu, `sudo apt install "
+                      "python3-venv` gives Python its venv module)" % (err, venv))
+
+
+def ensure_pip(venv):
+    """A venv without pip (its creation stopped midway, or made by `uv venv`) gets it from
+    ensurepip: the fallback installer and `pip check` need it."""
+    python = venv_python(venv)
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    if subprocess.call([python, "-c", "import pip"], **quiet) == 0:
+        return
+    print("%s has no pip; adding it with ensurepip" % venv)
+    if subprocess.call([python, "-m", "ensurepip", "--default-pip"], **quiet) != 0:
+        raise Refused("%s is a half-made venv (no pip, and ensurepip cannot add one): remove it "
+                      "(rm -rf %s) and run make again (on Debian and Ubuntu, first `sudo apt "
+                      "install python3-venv`)" % (venv, venv))
 
 
 def locked_uv():
@@ -171,7 +198,8 @@ def pip_check(target_python, env, version=None):
 
 
 def install(lock, target_python, require_venv=True, installer="auto", version=None):
-    """Install the lock (complete, so --no-deps) into `target_python`'s venv, link, pip check.
+    """Install the lock (complete, so --no-deps) and `utils` (editable) into `target_python`'s
+    venv, arm the numpy names (3.12+), pip check.
 
     pip itself refuses to run outside a venv (PIP_REQUIRE_VIRTUALENV), except on the Colab
     path (`require_venv=False`), where the machine's own Python is the target.
@@ -179,12 +207,21 @@ def install(lock, target_python, require_venv=True, installer="auto", version=No
     env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1")
     if require_venv:
         env["PIP_REQUIRE_VIRTUALENV"] = "1"
+    what = ["--no-deps", "-r", lock, "-e", REPO]  # the lock, and `utils` as an editable package
     uv = find_uv(target_python, env, installer)
     if uv:
-        run([uv, "pip", "install", "--quiet", "--python", target_python, "--no-deps", "-r",
-             lock], env)
-    else:
-        run([target_python, "-m", "pip", "install", "--quiet", "--no-deps", "-r", lock], env)
+        try:
+            run([uv, "pip", "install", "--quiet", "--python", target_python] + what, env)
+        except Refused as err:
+            if installer == "uv":
+                raise
+            print("%s; installing with pip instead" % err)
+            uv = None
+    if not uv:
+        # pip installs an editable pyproject.toml project only from 21.3 on (Ubuntu 20.04's
+        # venvs have 20.0); satisfied already, this asks no index
+        run([target_python, "-m", "pip", "install", "--quiet", "pip>=21.3"], env)
+        run([target_python, "-m", "pip", "install", "--quiet"] + what, env)
     run([target_python, "-m", "utils.setup.venv_link"], env)
     pip_check(target_python, env, version)
 

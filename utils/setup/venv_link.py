@@ -1,57 +1,62 @@
-"""Link this repository into the Python that runs this module (a venv), at its start-up.
+"""Arm MXNet's numpy names at every start of a venv's Python (3.12+): what no installer does.
 
-Writes two things into that Python's site-packages (the installer runs it with the venv's
-python; `python -m utils.setup.venv_link` from the repository root does it by hand):
+`import utils` from any folder comes from the editable install of the root pyproject.toml. What
+is left is code that must run when the interpreter starts, so that a learner's own notebook doing
+`from mxnet import nd` works too. On Python 3.12+ this writes into the site-packages of the
+Python that runs it (`.venv/bin/python -m utils.setup.venv_link`; the installer does it):
 
-- `d2l_mxnet_notebooks.pth`: its first line puts the repository root on `sys.path`, so
-  `import utils` works in a kernel started from any folder (papermill from /tmp, a notebook
-  copied elsewhere); on Python 3.12+ its second line arms the numpy hook below.
-- `mxnet_numpy_compat.py`, a copy of utils/setup/mxnet_numpy_compat.py: it puts back the numpy names
-  MXNet 1.9.1 needs, when `mxnet` is imported, so a learner's own notebook in that venv doing
-  `from mxnet import nd` works too. On Python 3.8 to 3.11 the .pth has only the path line.
+- `mxnet_numpy_compat.py`, a copy of utils/setup/mxnet_numpy_compat.py (the hook itself), and
+- `d2l_mxnet_notebooks.pth`, whose one line arms it.
 
-Written for old interpreters too, like check.py.
+On 3.8 to 3.11 numpy has every name: it writes nothing and removes both files if an older link
+left them (that link's .pth also put the repository root on sys.path). A Python that is not a
+venv is refused (Colab's own Python aside): its site-packages serve other projects too.
 """
-from __future__ import print_function
-
 import os
-import shutil
 import sys
 import sysconfig
 
 HERE = os.path.dirname(os.path.abspath(__file__))  # utils/setup
-REPO = os.path.dirname(os.path.dirname(HERE))
 PTH = "d2l_mxnet_notebooks.pth"
 HOOK = "mxnet_numpy_compat.py"
-HOOK_LINE = "import mxnet_numpy_compat; mxnet_numpy_compat.install()"
+HOOK_LINE = "import mxnet_numpy_compat; mxnet_numpy_compat.install()\n"
+ENABLED_FROM = (3, 12)  # as in mxnet_numpy_compat.py
 
 
-def pth_text(repo=REPO, version_info=None):
-    lines = [repo]
-    if tuple((version_info or sys.version_info)[:2]) >= (3, 12):
-        lines.append(HOOK_LINE)
-    return "\n".join(lines) + "\n"
+def _write(path, text):
+    """Whole or not at all: a new name, then renamed into place."""
+    with open(path + ".tmp", "w") as out:
+        out.write(text)
+    os.replace(path + ".tmp", path)
 
 
-def link(site_packages=None, repo=REPO, version_info=None):
-    """Write the .pth (and the hook on 3.12+) into `site_packages`; returns the .pth's path."""
+def link(site_packages=None, version_info=None):
+    """Write the hook and its .pth into `site_packages` on 3.12+ (returns the .pth's path), or
+    remove them on 3.8-3.11 (returns None)."""
     site_packages = site_packages or sysconfig.get_paths()["purelib"]
-    hook = os.path.join(site_packages, HOOK)
-    if tuple((version_info or sys.version_info)[:2]) >= (3, 12):
-        shutil.copyfile(os.path.join(HERE, HOOK), hook + ".tmp")
-        os.replace(hook + ".tmp", hook)
-    elif os.path.exists(hook):
-        os.remove(hook)
-    pth = os.path.join(site_packages, PTH)
-    with open(pth + ".tmp", "w") as out:
-        out.write(pth_text(repo, version_info))
-    os.replace(pth + ".tmp", pth)
+    hook, pth = os.path.join(site_packages, HOOK), os.path.join(site_packages, PTH)
+    if tuple((version_info or sys.version_info)[:2]) < ENABLED_FROM:
+        for path in (pth, hook):
+            if os.path.exists(path):
+                os.remove(path)
+        return None
+    with open(os.path.join(HERE, HOOK)) as source:
+        _write(hook, source.read())
+    _write(pth, HOOK_LINE)
     return pth
 
 
 def main():
+    from utils.check import on_colab
+
+    if sys.prefix == getattr(sys, "base_prefix", sys.prefix) and not on_colab():
+        print("venv_link: %s is not a virtual environment, so its site-packages are not ours to "
+              "change; run this with the venv's python (.venv/bin/python -m utils.setup.venv_link)"
+              " or run make" % sys.executable, file=sys.stderr)
+        return 1
     pth = link()
-    print("linked %s into %s" % (REPO, pth))
+    print("MXNet's numpy names armed at every start of %s (%s)" % (sys.executable, pth) if pth
+          else "Python %d.%d: numpy has every name MXNet uses; nothing to arm" % sys.version_info[:2])
     return 0
 
 
