@@ -93,10 +93,11 @@ from traitlets import Type, default
 from traitlets.config import Config
 
 from utils.course.languages import DEFAULT as DEFAULT_LANG, EDITIONS
-from utils.course.exports import (EXPORTS_ENV, INTERACTIVE, LOCK_NAME, NAME, STOP_SIGNALS, ExportError,
-                           RunnerError, count_figures, exports_lock, install, prepare_exports_dir,
-                           read_figures, recover_leftovers, replace_file, replace_text,
-                           signals_deferred, write_index)
+from utils.course.exports import (EXPORTS_ENV, LOCK_NAME, NAME, RESERVED, STOP_SIGNALS,
+                                  ExportError, RunnerError, count_figures, exports_lock, install,
+                                  prepare_exports_dir, read_figures, recover_leftovers,
+                                  replace_file, replace_text, scratch_folder, signals_deferred,
+                                  write_index)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = re.compile(r"#\s*expected error:\s*([A-Za-z_][\w.]*)\s*$")
@@ -295,7 +296,8 @@ def find_notebooks(names, notebooks_dir):
     if not notebooks_dir.is_dir():
         raise RunnerError(f"notebooks folder {notebooks_dir} does not exist or is not a folder; "
                           "pass --notebooks-dir <folder with the .ipynb files>")
-    available = sorted(notebooks_dir.glob("*.ipynb"))
+    # dot-files are not notebooks: macOS `._name.ipynb`, editors' `.~name.ipynb`
+    available = sorted(p for p in notebooks_dir.glob("*.ipynb") if not p.name.startswith("."))
     if not names:
         if not available:
             raise RunnerError(f"no notebooks (*.ipynb) in {notebooks_dir}")
@@ -304,6 +306,9 @@ def find_notebooks(names, notebooks_dir):
     for name in names:
         candidates = [Path(name), notebooks_dir / name, notebooks_dir / f"{name}.ipynb"]
         path = next((c for c in candidates if c.suffix == ".ipynb" and c.exists()), None)
+        if path is not None and path.name.startswith("."):
+            raise RunnerError(f"{path.name} is a hidden file (a macOS or editor copy), not a "
+                              f"notebook; name the notebook itself")
         if path is None:
             choices = ", ".join(p.stem for p in available) or "none"
             raise RunnerError(f"no notebook {name!r} in {notebooks_dir}; choose from: {choices}")
@@ -321,9 +326,9 @@ def load_notebook(path):
         raise UnreadableNotebook(
             f"{path.name}: its name becomes the export folder, so use lower-case letters, "
             f"digits, _ and - (e.g. 04_my_notes.ipynb); rename it")
-    if path.stem == INTERACTIVE:
-        raise UnreadableNotebook(f"{path.name}: exports/{INTERACTIVE}/ holds the figures of "
-                                 f"notebooks run outside the runner; rename the notebook")
+    if path.stem in RESERVED:
+        raise UnreadableNotebook(f"{path.name}: exports/{path.stem}/ holds "
+                                 f"{RESERVED[path.stem]}; rename the notebook")
     try:
         text = path.read_bytes().decode("utf-8")
     except OSError as err:
@@ -602,14 +607,15 @@ def run_notebook(path, parameters, exports_dir, timeout=DEFAULT_CELL_TIMEOUT, pr
                  nb=None, lang=DEFAULT_LANG):
     """Execute one notebook; on success replace exports/<stem>/ with the fresh exports."""
     stem, start = path.stem, time.time()
-    exports_dir.mkdir(parents=True, exist_ok=True)
+    scratch = scratch_folder(exports_dir, os.getpid())  # the run's own (exports_lock)
+    scratch.mkdir(parents=True, exist_ok=True)
     failed_copy = exports_dir / f"{stem}.failed.ipynb"
     if nb is None:
         try:
             nb = load_notebook(path)
         except UnreadableNotebook as err:
             return Result(stem, False, time.time() - start, error=str(err))
-    staging = Path(tempfile.mkdtemp(prefix=f".{stem}.staging.", dir=exports_dir))
+    staging = Path(tempfile.mkdtemp(prefix=f".{stem}.staging.", dir=scratch))
     folder, staged, phase = staging / stem, False, "preparing it"
     try:
         if parameters:
@@ -645,10 +651,10 @@ def run_notebook(path, parameters, exports_dir, timeout=DEFAULT_CELL_TIMEOUT, pr
              "finished": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=1, default=repr))
         staged = True
         with signals_deferred():  # the folder and its copy of the submission go in together
-            install(folder, exports_dir / stem)
+            install(folder, exports_dir / stem, aside=scratch)
             if (exports_dir / stem / "submission.csv").exists():
                 replace_file(exports_dir / stem / "submission.csv",
-                             exports_dir / "submission.csv")
+                             exports_dir / "submission.csv", aside=scratch)
         failed_copy.unlink(missing_ok=True)
         return Result(stem, True, seconds, figures=len(figures))
     except KeyboardInterrupt as err:
@@ -659,8 +665,8 @@ def run_notebook(path, parameters, exports_dir, timeout=DEFAULT_CELL_TIMEOUT, pr
         raise stop from None
     except Exception as err:  # this notebook failed; the others still run
         try:
-            exports_dir.mkdir(parents=True, exist_ok=True)  # a cell may have removed it
-            replace_text(failed_copy, nbformat.writes(nb))
+            scratch.mkdir(parents=True, exist_ok=True)  # a cell may have removed it
+            replace_text(failed_copy, nbformat.writes(nb), aside=scratch)
         except Exception:  # the error below matters more than the debugging copy
             pass
         error = (str(err) if isinstance(err, NotebookFailed) else
@@ -703,7 +709,7 @@ def run(names=(), parameters=None, notebooks_dir=None, exports_dir=None,
     source = ("--exports-dir" if exports_dir else
               f"${EXPORTS_ENV}" if os.environ.get(EXPORTS_ENV) else "exports folder")
     exports_dir = Path(exports_dir or Path(os.environ.get(EXPORTS_ENV) or REPO_ROOT / "exports")
-                       / edition.exports)
+                       .expanduser() / edition.exports).expanduser()
     caption = None
     if lang != DEFAULT_LANG:
         from utils.course.translation import GalleryCaptions
@@ -720,10 +726,11 @@ def run(names=(), parameters=None, notebooks_dir=None, exports_dir=None,
     per_notebook = split_parameters(list(loaded), parameters or {})
     exports_dir = prepare_exports_dir(exports_dir, source)
     results = []
-    with stop_on_signals(), exports_lock(exports_dir) as keep_lock:
+    with stop_on_signals(), exports_lock(exports_dir) as lock:
         log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
-        with signals_deferred():
-            recover_leftovers(exports_dir, log)
+        if lock.previous:
+            with signals_deferred():
+                recover_leftovers(exports_dir, lock.previous, log)
         try:
             for i, path in enumerate(notebooks, 1):
                 tag = f"[{i}/{len(notebooks)}]"
@@ -740,7 +747,7 @@ def run(names=(), parameters=None, notebooks_dir=None, exports_dir=None,
                         stop.where = f"{path.stem} ({stop.where or 'between cells'})"
                         stop.not_run = [p.stem for p in notebooks[i:]]
                         raise
-                    if keep_lock():
+                    if lock.retake():
                         log(f"{tag} {path.stem} removed {exports_dir / LOCK_NAME} (or the "
                             f"exports folder); the run took the lock again")
                 word = "ok" if result.ok else f"FAILED: {result.error}"
@@ -761,8 +768,9 @@ def run(names=(), parameters=None, notebooks_dir=None, exports_dir=None,
 def _index(exports_dir, results, lang=DEFAULT_LANG, caption=None):
     """write_index; when it cannot be written (a full disk), one more FAILED row says so."""
     try:
-        exports_dir.mkdir(parents=True, exist_ok=True)
-        write_index(exports_dir, results, lang, caption)
+        scratch = scratch_folder(exports_dir, os.getpid())
+        scratch.mkdir(parents=True, exist_ok=True)  # a notebook may have removed the folder
+        write_index(exports_dir, results, lang, caption, aside=scratch)
     except OSError as err:
         results.append(Result("index.html", False, 0.0, error=(
             f"could not write {exports_dir / 'index.html'} ({err.strerror or err}); free "
@@ -803,7 +811,7 @@ def _folder(text):
     if not text.strip():
         raise argparse.ArgumentTypeError("an empty folder name (an unset shell variable?) would "
                                          "mean the current folder; name the folder")
-    return Path(text)
+    return Path(text).expanduser()  # `~` typed where no shell expands it (quoted, a config)
 
 
 def main(argv=None):
