@@ -9,8 +9,8 @@ so the next run removes that folder and nothing else: the exports folder may be 
 Nothing is written through a symlink or hard link found in the folder (the lock, an export
 folder, a leftover): links are refused or replaced, so writes stay inside the folder.
 
-Only the standard library here: the runner must import without MXNet, d2l or matplotlib, and
-utils.plot takes its names and manifest rule from here, so the two always agree.
+No MXNet, d2l or matplotlib here (the runner imports this; jinja2 only when the page is
+written), and utils.plot takes its names and manifest rule from here, so the two always agree.
 """
 import html
 import json
@@ -35,7 +35,8 @@ LOCK_NAME = ".run.lock"
 INTERACTIVE = "interactive"  # exports/interactive/<notebook>/: notebooks run outside the runner
 # Folder names in the exports folder that are not a notebook's: no notebook may take them.
 RESERVED = {INTERACTIVE: "the figures of notebooks run outside the runner",
-            **{e.exports: f"the {e.code} edition's exports" for e in EDITIONS.values() if e.exports}}
+            **{e.exports: f"the {e.code} edition's exports"
+               for e in EDITIONS.values() if e.exports}}
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # A folder set aside mid-swap, in a run's own `.run.<pid>` folder (see recover_leftovers).
 SET_ASIDE = re.compile(r"^\.(?P<stem>[a-z0-9][a-z0-9_\-]*)\.old\.\d+$")
@@ -346,6 +347,39 @@ def recover_leftovers(exports_dir, pid, log=None):
     return actions
 
 
+def _index_row(exports_dir, stem, result, caption):
+    """One notebook of the gallery: its table row and its figures (`caption(stem, entry)`)."""
+    folder, notes, seconds = exports_dir / stem, [], ""
+    if result is None:
+        status = "ok (earlier run)"
+        try:
+            seconds = f"{read_run_info(folder)['seconds']:.1f}"
+        except ExportError as err:
+            notes.append(str(err))
+    else:
+        status = "ok" if result.ok else f"FAILED: {result.error}"
+        seconds = f"{result.seconds:.1f}"
+        if not result.ok and folder.is_dir():
+            status += " (figures below are from the last successful run)"
+    try:
+        figures = read_figures(folder) if folder.is_dir() else []
+    except ExportError as err:
+        figures = []
+        notes.append(str(err))
+    changed = ""
+    if (folder / "run.json").is_file():
+        try:
+            changed = _changed_parameters(read_run_info(folder))
+        except ExportError:
+            pass  # already noted above for earlier runs; this run wrote it just now
+    page = quote(f"{stem}/{stem}.html") if (folder / f"{stem}.html").exists() else ""
+    return {"stem": stem, "page": page, "status": "; ".join([status] + notes),
+            "seconds": seconds, "changed": changed,
+            "figures": [{"name": fig["name"], "caption": caption(stem, fig),
+                         "png": quote(f"{stem}/{fig['png']}"),
+                         "svg": quote(f"{stem}/{fig['svg']}")} for fig in figures]}
+
+
 def write_index(exports_dir, results, lang="en", caption=None, aside=None):
     """exports/index.html: a summary table and every figure as a thumbnail linking to its SVG.
 
@@ -357,72 +391,21 @@ def write_index(exports_dir, results, lang="en", caption=None, aside=None):
     folders are those named like a notebook (hidden leftovers never show); a damaged run.json
     or figures.json is noted in the table instead of stopping the page.
     """
-    from utils.course.languages import EDITIONS
+    from jinja2 import Environment, FileSystemLoader
+    from markupsafe import Markup
     edition, caption = EDITIONS[lang], caption or (lambda stem, entry: entry["caption"])
-    esc, this_run = html.escape, {r.stem: r for r in results}
+    this_run = {r.stem: r for r in results}
     earlier = {p.parent.name for p in exports_dir.glob("*/run.json")
                if NAME.match(p.parent.name) and p.parent.is_dir()}
-    rows, thumbs, any_changed = [], [], False
-    for stem in sorted(set(this_run) | earlier):
-        folder, result, notes = exports_dir / stem, this_run.get(stem), []
-        seconds = ""
-        if result is None:
-            status = "ok (earlier run)"
-            try:
-                seconds = f"{read_run_info(folder)['seconds']:.1f}"
-            except ExportError as err:
-                notes.append(str(err))
-        elif result.ok:
-            status, seconds = "ok", f"{result.seconds:.1f}"
-        else:
-            status, seconds = f"FAILED: {result.error}", f"{result.seconds:.1f}"
-            if folder.is_dir():
-                status += " (figures below are from the last successful run)"
-        try:
-            figures = read_figures(folder) if folder.is_dir() else []
-        except ExportError as err:
-            figures = []
-            notes.append(str(err))
-        changed = ""
-        if (folder / "run.json").is_file():
-            try:
-                changed = _changed_parameters(read_run_info(folder))
-            except ExportError:
-                pass  # already noted above for earlier runs; this run wrote it just now
-        if changed:
-            any_changed = True
-        if notes:
-            status += "; " + "; ".join(notes)
-        name = esc(stem)
-        if (folder / f"{stem}.html").exists():
-            name = f'<a href="{esc(quote(f"{stem}/{stem}.html"))}">{name}</a>'
-        rows.append(f"<tr><td>{name}</td><td>{esc(status)}</td><td>{seconds}</td>"
-                    f"<td>{len(figures)}</td><td>{esc(changed) or esc(edition.defaults)}</td></tr>")
-        for fig in figures:
-            text = caption(stem, fig)
-            png, svg = (esc(quote(f"{stem}/{fig[k]}")) for k in ("png", "svg"))
-            thumbs.append(
-                f'<figure><a href="{svg}"><img src="{png}" alt="{esc(text)}"></a>'
-                f'<figcaption><b>{esc(stem)}</b> / {esc(fig["name"])}: {esc(text)}'
-                "</figcaption></figure>")
-    changed_note = f'<p class="changed">{edition.changed_note}</p>\n' if any_changed else ""
-    other, other_text = edition.other
-    other = (f'<p><a href="{esc(other)}" lang="{"en" if lang != "en" else "zh-CN"}">'
-             f'{esc(other_text)}</a></p>' if (exports_dir / other).resolve().is_file() else "")
-    heads = "".join(f"<th>{esc(c)}</th>" for c in edition.columns)
-    page = f"""<!DOCTYPE html>
-<html lang="{edition.html_lang}"><head><meta charset="utf-8"><title>{esc(edition.title)}</title>
-<style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}
-figure{{display:inline-block;width:260px;margin:.5em;vertical-align:top}}
-img{{width:100%;border:1px solid #eee}} .changed{{background:#fff3cd;padding:.5em}}</style></head>
-<body>{other}<h1>{esc(edition.notebooks_heading)}</h1>
-{changed_note}<table><tr>{heads}</tr>
-{chr(10).join(rows)}
-</table>
-<h1>{esc(edition.figures_heading)}</h1>
-<p>{edition.click_hint.format(interactive=INTERACTIVE)}</p>
-{chr(10).join(thumbs)}
-</body></html>
-"""
+    rows = [_index_row(exports_dir, stem, this_run.get(stem), caption)
+            for stem in sorted(set(this_run) | earlier)]
+    href, text = edition.other
+    other = ({"href": href, "text": text, "lang": "en" if lang != "en" else "zh-CN"}
+             if (exports_dir / href).resolve().is_file() else None)
+    env = Environment(loader=FileSystemLoader(Path(__file__).parent), autoescape=True,
+                      keep_trailing_newline=True,  # html.escape's entities, as nbconvert's
+                      finalize=lambda v: v if isinstance(v, Markup) else Markup(html.escape(
+                          str(v))))
+    page = env.get_template("index.html.j2").render(
+        edition=edition, rows=rows, other=other, interactive=INTERACTIVE)
     replace_text(exports_dir / "index.html", page, aside)
