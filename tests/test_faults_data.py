@@ -10,6 +10,7 @@ import errno
 import hashlib
 import http.server
 import os
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -88,7 +89,7 @@ def test_data_folder_that_cannot_be_written(cache, monkeypatch, code, reason):
 
     def refuse(dir, prefix, suffix):
         raise oserror(code, Path(dir) / f"{prefix}xyz{suffix}")
-    monkeypatch.setattr(data.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
     message = locate_error()
     assert f"could not write into {cache}: {reason}" in message
     assert "make it writable" in message and data.ENV_VAR in message
@@ -115,10 +116,10 @@ def test_disk_full_during_download_keeps_the_good_copy(cache, monkeypatch):
                         ("http://mirror.invalid/x", sha1(GOOD)))
     tmp = cache / ".partial.tmp"
 
-    def full_disk(dir, prefix, suffix):
-        tmp.write_bytes(b"")
-        return os.open("/dev/full", os.O_WRONLY), str(tmp)
-    monkeypatch.setattr(data.tempfile, "mkstemp", full_disk)
+    def full_disk(dir, prefix, suffix):  # the temp file's writes land on /dev/full
+        tmp.symlink_to("/dev/full")
+        return os.open(os.devnull, os.O_WRONLY), str(tmp)
+    monkeypatch.setattr(tempfile, "mkstemp", full_disk)
     monkeypatch.setattr(data, "_fetch", serve_good_bytes)
     with pytest.raises(data.DataAccessError) as err:
         data.download_file(data.TRAIN_FILE)
@@ -296,7 +297,10 @@ def test_empty_or_header_only_file(tmp_path, monkeypatch, content, problem):
      ("{path} is not UTF-8 text: byte 0xe9 on line 2", "save the file as UTF-8")),
     ("train", lambda content: content.decode().encode("utf-16"),
      ("{path} is not UTF-8 text: byte 0xff on line 1", "save the file as UTF-8")),
-], ids=["test-cut-mid-row", "extra-field", "unclosed-quote", "not-csv", "latin-1", "utf-16"])
+    ("train", lambda content: content.replace(b"\n2,", b"\n2,\x00", 1),  # pandas: a NaN
+     ("{path} line 3 holds a NUL byte",)),
+], ids=["test-cut-mid-row", "extra-field", "unclosed-quote", "not-csv", "latin-1", "utf-16",
+        "nul-byte"])
 def test_a_damaged_row_or_encoding_is_named_with_file_and_line(tmp_path, monkeypatch, which,
                                                                damage, words):
     good = dict(zip(("train", "test"), frames()))
@@ -307,6 +311,18 @@ def test_a_damaged_row_or_encoding_is_named_with_file_and_line(tmp_path, monkeyp
     path = folder / (data.TRAIN_FILE if which == "train" else data.TEST_FILE)
     for text in words:
         assert text.format(path=path) in message
+
+
+def test_a_folder_typed_with_a_tilde_is_the_home_folder(tmp_path, monkeypatch):
+    """`~` as people type it: as data_dir, and in $KAGGLE_HOUSE_DIR set where no shell expands
+    it (a .env file, a notebook's os.environ, a quoted export)."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(data, "DATA_DIR", tmp_path / "empty-cache")
+    good_train, good_test = frames()
+    register(tmp_path / "kaggle", monkeypatch, csv_bytes(good_train), csv_bytes(good_test))
+    assert data.load_house_data("~/kaggle", download=False)[1].shape == (3, 80)
+    monkeypatch.setenv(data.ENV_VAR, "~/kaggle")
+    assert data.locate(data.TEST_FILE, download=False) == tmp_path / "kaggle" / data.TEST_FILE
 
 
 # ------------------------------------------------------------ frames a user loads alone

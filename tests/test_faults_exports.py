@@ -177,3 +177,34 @@ def test_an_export_folder_or_temp_file_that_is_a_symlink_is_not_written_through(
     (exports / "demo_nb" / ".curve.tmp.png").symlink_to(outside / "victim.png")
     plot.save_figure(fig, "curve")
     assert list(outside.iterdir()) == [] and (exports / "demo_nb" / "curve.png").is_file()
+
+
+SAVE_AT_ONCE = """
+import pathlib, sys, time
+from utils import plot
+here, ready = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[1]) / f"ready.{sys.argv[2]}"
+fig, ax = plot.new_figure()
+ax.plot([1, 2, 3])
+ready.touch()
+while len(list(here.glob("ready.*"))) < 2:  # both kernels start saving together
+    time.sleep(0.01)
+for _ in range(6):
+    plot.save_figure(fig, "curve", caption="same", notebook="nb")
+"""
+
+
+def test_two_kernels_saving_the_same_figure_at_once_both_succeed(tmp_path):
+    """Two notebooks open in JupyterLab, one figure name: unique temp names, no lost file."""
+    from conftest import REPO_ROOT
+    import os
+    import subprocess
+    import sys
+    env = {**os.environ, plot.EXPORTS_ENV: str(tmp_path / "exports"),
+           "PYTHONPATH": str(REPO_ROOT)}
+    kernels = [subprocess.Popen([sys.executable, "-c", SAVE_AT_ONCE, str(tmp_path), str(i)],
+                                env=env, stderr=subprocess.PIPE, text=True) for i in (1, 2)]
+    errors = [k.communicate(timeout=120)[1] for k in kernels]
+    assert [k.returncode for k in kernels] == [0, 0], errors
+    folder = tmp_path / "exports" / "nb"
+    assert sorted(p.name for p in folder.iterdir()) == ["curve.png", "curve.svg", plot.MANIFEST]
+    assert [e["name"] for e in plot.read_manifest(folder)] == ["curve"]

@@ -147,6 +147,52 @@ def test_a_notebook_that_cannot_be_read_is_named_and_the_others_run(dirs, capsys
     assert "<td>bad_json</td><td>FAILED: " in page and "bad_json.ipynb is not valid JSON" in page
 
 
+def test_folders_of_the_exports_folder_are_no_notebook_names_and_dot_files_no_notebooks(
+        dirs, capsys):
+    """`zh/` (the Chinese gallery) and `interactive/` are the exports folder's own: a notebook
+    so named fails in one line and replaces nothing. `._x.ipynb` (macOS) and `.~x.ipynb`
+    (editors) are not notebooks: not run, not failed; named, they stop the command."""
+    notebooks, exports = dirs
+    make_notebook(notebooks, "good", write_export("good", "out.txt", "'ran'"))
+    for stem in ("interactive", "zh"):
+        make_notebook(notebooks, stem, write_export(stem, "index.html", "'replaced'"))
+        (exports / stem).mkdir(parents=True)
+        (exports / stem / "index.html").write_text("the gallery")
+    (notebooks / "._good.ipynb").write_bytes(b"\x00\x05\x16\x07Mac OS X resource fork")
+    (notebooks / ".~good.ipynb").write_text("{}")
+    assert run_main(notebooks, exports) == 1
+    err = capsys.readouterr().err
+    failed = sorted(line for line in err.splitlines() if line.startswith("FAILED "))
+    assert len(failed) == 2, err
+    assert "interactive.ipynb: exports/interactive/ holds the figures of notebooks run outside " \
+           "the runner; rename the notebook" in failed[0]
+    assert "zh.ipynb: exports/zh/ holds the zh edition's exports; rename the notebook" \
+           in failed[1]
+    assert "._good" not in err and ".~good" not in err
+    assert all((exports / stem / "index.html").read_text() == "the gallery"
+               for stem in ("interactive", "zh"))
+    assert (exports / "good" / "out.txt").read_text() == "ran"
+    assert run_main(notebooks, exports, "._good.ipynb") == 2
+    assert capsys.readouterr().err.strip() == ("error: ._good.ipynb is a hidden file (a macOS or "
+                                               "editor copy), not a notebook; name the notebook "
+                                               "itself")
+
+
+def test_a_tilde_in_a_typed_exports_folder_is_the_home_folder(dirs, monkeypatch, tmp_path):
+    """`--exports-dir "~/out"` (quoted) and $COURSE_EXPORTS_DIR=~/env set where no shell expands
+    it: the home folder, not a folder named `~` in the working folder."""
+    notebooks, _ = dirs
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    make_notebook(notebooks, "Bad Name", "pass")  # fails without a kernel; index.html is written
+    args = ["--no-progress", "--notebooks-dir", str(notebooks)]
+    assert run.main(args + ["--exports-dir", "~/out"]) == 1
+    monkeypatch.setenv(run.EXPORTS_ENV, "~/env")
+    assert run.main(args) == 1
+    assert all((tmp_path / "home" / name / "index.html").is_file() for name in ("out", "env"))
+    assert not (tmp_path / "~").exists()
+
+
 def test_a_named_notebook_that_cannot_be_read_stops_the_run_before_anything_runs(dirs, capsys):
     notebooks, exports = dirs
     make_notebook(notebooks, "good", "print(1)")
@@ -229,6 +275,7 @@ CRASH_IN_SWAP = textwrap.dedent("""
     from pathlib import Path
     from utils.course import exports
     new, target, crash_at = Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
+    scratch = new.parent.parent  # the run's own .run.<pid>
     calls = []
     real_replace, real_rmtree = os.replace, shutil.rmtree
 
@@ -245,7 +292,7 @@ CRASH_IN_SWAP = textwrap.dedent("""
         real_rmtree(path, *args, **kwargs)
 
     exports.os.replace, exports.shutil.rmtree = replace, rmtree
-    exports.install(new, target)
+    exports.install(new, target, aside=scratch)
 """)
 
 
@@ -256,14 +303,14 @@ CRASH_IN_SWAP = textwrap.dedent("""
 ])
 def test_a_crash_at_any_step_of_the_swap_is_recovered_by_the_next_run(tmp_path, crash_at, after):
     exports = tmp_path / "exports"
-    target, new = exports / "nb", exports / ".nb.staging.x" / "nb"
+    target, new = exports / "nb", exports / ".run.4242" / ".nb.staging.x" / "nb"
     old_and_staged(target, new, "f.txt", "g.txt")
     (target / "run.json").write_text(json.dumps({"seconds": 1.0}))
     crashed = subprocess.run([sys.executable, "-c", CRASH_IN_SWAP, str(REPO_ROOT), str(new),
                               str(target), str(crash_at)], capture_output=True, text=True)
     assert crashed.returncode == 9, crashed.stderr
 
-    actions = recover_leftovers(exports)
+    actions = recover_leftovers(exports, "4242")  # as `.run.lock` names the killed run
     assert actions and all("left by an interrupted run" in a for a in actions)
     assert hidden(exports) == []
     assert {p.name: p.read_text() for p in target.iterdir() if p.suffix == ".txt"} == {
@@ -314,22 +361,43 @@ def test_an_interrupted_run_inside_the_swap_leaves_old_or_new(dirs, monkeypatch,
 def test_leftovers_of_a_killed_run_are_cleaned_up_and_never_shown(dirs, capsys):
     notebooks, exports = dirs
     make_notebook(notebooks, "kept", write_export("kept", "out.txt", "'new'"))
-    (exports / ".lost.old.123").mkdir(parents=True)  # set aside, nothing replaced it
-    (exports / ".lost.old.123" / "run.json").write_text(json.dumps({"seconds": 2.0}))
+    scratch = exports / ".run.99999999"  # what run 99999999 left when it was killed
+    (scratch / ".lost.old.123").mkdir(parents=True)  # set aside, nothing replaced it
+    (scratch / ".lost.old.123" / "run.json").write_text(json.dumps({"seconds": 2.0}))
     (exports / "kept").mkdir()
-    (exports / ".kept.old.456").mkdir()  # set aside, then replaced
-    (exports / ".kept.old.456" / "run.json").write_text(json.dumps({"seconds": 3.0}))
-    (exports / ".kept.staging.abc" / "kept").mkdir(parents=True)
-    (exports / ".index.html.tmp").write_text("half a page")
+    (scratch / ".kept.old.456").mkdir()  # set aside, then replaced
+    (scratch / ".kept.old.456" / "run.json").write_text(json.dumps({"seconds": 3.0}))
+    (scratch / ".kept.staging.abc" / "kept").mkdir(parents=True)
+    (scratch / ".index.html.x1.tmp").write_text("half a page")
     (exports / ".run.lock").write_text("99999999")  # a dead run's lock: not held, so free
 
     assert run_main(notebooks, exports) == 0
     err = capsys.readouterr().err
     assert "put back lost/ from .lost.old.123, left by an interrupted run" in err
     assert "removed .kept.old.456, left by an interrupted run" in err
+    assert "removed .run.99999999, left by an interrupted run" in err
     assert hidden(exports) == [".run.lock"]
     page = (exports / "index.html").read_text()
     assert ".old." not in page and "staging" not in page and ">lost<" in page
+
+
+def test_the_clean_up_removes_only_what_a_run_provably_wrote(dirs, capsys):
+    """--exports-dir at a shared folder: other programs' dot-files that look like leftovers
+    (a temp file, a staging or set-aside folder, another `.run.<pid>`) stay as they are."""
+    notebooks, exports = dirs
+    make_notebook(notebooks, "only", write_export("only", "out.txt", "'new'"))
+    files, folders = [".cache.tmp", ".index.html.tmp"], [".only.old.123", ".x.staging.y",
+                                                         ".run.12345", ".git"]
+    for name in folders:
+        (exports / name).mkdir(parents=True)
+    for name in files:
+        (exports / name).write_text("theirs")
+    theirs = files + folders
+    (exports / ".run.lock").write_text("99999999")  # the run before: its folder is absent
+    assert run_main(notebooks, exports) == 0
+    assert "left by an interrupted run" not in capsys.readouterr().err
+    assert hidden(exports) == sorted(theirs + [".run.lock"])
+    assert (exports / ".cache.tmp").read_text() == "theirs"
 
 
 def test_damaged_files_of_earlier_runs_are_noted_in_the_index(dirs):
@@ -492,14 +560,18 @@ def test_leftover_symlinks_are_removed_never_followed(tmp_path):
     outside.mkdir()
     (outside / "mine.txt").write_text("keep me")
     exports = tmp_path / "exports"
-    exports.mkdir()
+    scratch = exports / ".run.123"
+    scratch.mkdir(parents=True)
     (exports / "nb").mkdir()
-    (exports / ".nb.old.123").symlink_to(outside, target_is_directory=True)
-    (exports / ".x.staging.abc").symlink_to(outside, target_is_directory=True)
-    (exports / ".index.html.tmp").symlink_to(outside / "mine.txt")
-    recover_leftovers(exports)
+    (scratch / ".nb.old.123").symlink_to(outside, target_is_directory=True)
+    (scratch / ".x.staging.abc").symlink_to(outside, target_is_directory=True)
+    (scratch / ".index.html.tmp").symlink_to(outside / "mine.txt")
+    recover_leftovers(exports, "123")
     assert sorted(p.name for p in exports.iterdir()) == ["nb"]
     assert (outside / "mine.txt").read_text() == "keep me"
+    (exports / ".run.456").symlink_to(outside, target_is_directory=True)  # not a run's
+    assert recover_leftovers(exports, "456") == []
+    assert (exports / ".run.456").is_symlink() and (outside / "mine.txt").is_file()
 
 
 def test_a_full_disk_gives_a_summary_and_leaves_no_temporary_files(dirs, capsys, monkeypatch):
@@ -523,8 +595,9 @@ def test_a_full_disk_gives_a_summary_and_leaves_no_temporary_files(dirs, capsys,
     assert not (exports / "index.html").exists()
 
 
-@pytest.mark.parametrize("removed", ["os.environ['COURSE_EXPORTS_DIR']",
-                                     "os.path.dirname(os.environ['COURSE_EXPORTS_DIR'])"])
+@pytest.mark.parametrize("removed", [  # the staging folder; the exports folder
+    "os.environ['COURSE_EXPORTS_DIR']",
+    "os.path.dirname(os.path.dirname(os.environ['COURSE_EXPORTS_DIR']))"])
 def test_a_cell_that_removes_its_staging_or_exports_folder_is_named(dirs, capsys, removed):
     notebooks, exports = dirs
     make_notebook(notebooks, "a_remover", f"import os, shutil\nshutil.rmtree({removed})")
@@ -546,10 +619,10 @@ def test_the_lock_is_taken_again_when_a_notebook_removed_it(tmp_path):
     from utils.course.exports import exports_lock
     exports = tmp_path / "exports"
     exports.mkdir()
-    with exports_lock(exports) as keep:
-        assert keep() is False
+    with exports_lock(exports) as lock:
+        assert lock.retake() is False
         (exports / ".run.lock").unlink()
-        assert keep() is True
+        assert lock.retake() is True
         with pytest.raises(run.RunnerError, match=r"another run \(pid \d+\) is writing"):
             with exports_lock(exports):
                 pass
@@ -598,8 +671,10 @@ def test_a_lock_that_cannot_be_written_is_one_line(tmp_path, monkeypatch):
 def test_a_file_system_error_under_the_run_is_one_line(dirs, capsys, monkeypatch):
     notebooks, exports = dirs
     make_notebook(notebooks, "only", "pass")
+    exports.mkdir()
+    (exports / ".run.lock").write_text("99999999")  # a killed run's: its leftovers are removed
 
-    def denied(folder, log=None):
+    def denied(folder, pid, log=None):
         raise PermissionError(13, "Permission denied", str(folder / ".x.tmp"))
     monkeypatch.setattr(run, "recover_leftovers", denied)
     assert run_main(notebooks, exports) == 1

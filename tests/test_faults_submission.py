@@ -123,13 +123,23 @@ def test_path_that_is_a_folder(tmp_path, test_rows):
     assert list(folder.iterdir()) == []
 
 
+def test_a_path_typed_with_a_tilde_goes_to_the_home_folder(tmp_path, test_rows, monkeypatch):
+    """"~/kaggle/submission.csv" is text: no shell expands it, write_submission does."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    sub = S.make_submission(test_rows, [1.0, 2.0, 3.0])
+    path = S.write_submission(sub, test_rows, "~/kaggle/submission.csv", expected_rows=3)
+    assert path == tmp_path / "home" / "kaggle" / "submission.csv" and path.is_file()
+    assert not (tmp_path / "~").exists()
+
+
 @pytest.mark.parametrize("code", [errno.EROFS, errno.ENOSPC, errno.EACCES])
 def test_write_failures_leave_the_old_file(tmp_path, test_rows, monkeypatch, code):
     sub = S.make_submission(test_rows, [1.0, 2.0, 3.0])
 
     def fail(src, dst):
         raise OSError(code, os.strerror(code), str(dst))
-    monkeypatch.setattr(S.os, "replace", fail)
+    monkeypatch.setattr(os, "replace", fail)
     refused_and_untouched(tmp_path, lambda p: S.write_submission(sub, test_rows, p, 3),
                           f"could not write {tmp_path / 'submission.csv'}: "
                           f"{os.strerror(code)}", "the previous file, if any, is unchanged")
@@ -140,7 +150,7 @@ def test_ctrl_c_while_writing_leaves_no_temp_file(tmp_path, test_rows, monkeypat
 
     def interrupted(src, dst):
         raise KeyboardInterrupt
-    monkeypatch.setattr(S.os, "replace", interrupted)
+    monkeypatch.setattr(os, "replace", interrupted)
     path = tmp_path / "submission.csv"
     path.write_text("previous\n")
     with pytest.raises(KeyboardInterrupt):

@@ -54,9 +54,6 @@ def test_outside_the_runner_figures_go_to_exports_interactive(monkeypatch):
 
 
 def test_figure_size_and_svg_display_use_d2l_settings():
-    plot.set_figsize((4, 3))
-    from matplotlib import pyplot as plt
-    assert tuple(plt.rcParams["figure.figsize"]) == (4.0, 3.0)
     plot.use_svg_display()
     fig, axes = plot.new_figure(1, 2, figsize=(6, 2))
     assert len(axes) == 2 and tuple(fig.get_size_inches()) == (6.0, 2.0)

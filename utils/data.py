@@ -16,7 +16,6 @@ import errno
 import hashlib
 import io
 import os
-import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +26,8 @@ import pandas as pd
 import requests
 import urllib3
 from d2l import mxnet as d2l
+
+from utils import write_atomically
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO_ROOT / "data"
@@ -165,6 +166,7 @@ def _search_folders(data_dir):
     folders = []
     for label, folder in (("data_dir", data_dir), (f"${ENV_VAR}", os.environ.get(ENV_VAR))):
         if folder:
+            folder = Path(folder).expanduser()  # `~` set where no shell expands it
             with _file_system("open the folder", folder, _readable_hint(folder)):
                 is_dir = Path(folder).is_dir()
             if not is_dir:
@@ -244,26 +246,25 @@ def download_file(filename, folder=None):
             raise DataAccessError(f"{folder} is a file, but downloads go into a folder of that "
                                   f"name: move or rename the file, {elsewhere}")
         folder.mkdir(parents=True, exist_ok=True)
-    with _file_system("write into", folder, f"make it writable, {elsewhere}"):
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{filename}.", suffix=".tmp")
-    try:
+    checked = []
+
+    def download_and_check(tmp):  # a corrupt download raises here and is never renamed
         with _file_system("write the download to", folder,
                           f"free some space or make it writable, {elsewhere}"):
-            with os.fdopen(fd, "wb") as f:
+            with open(tmp, "wb") as f:
                 _download_into(f, url, folder)
         with _file_system("read the download back in", folder, f"retry, {elsewhere}"):
             _check_sha1(tmp, sha1, f"The download from {url} is corrupt and was discarded; "
                                    f"try again, or put a good copy into {folder}/ by hand.")
-        with _file_system("move the download into place at", target,
-                          f"remove what is in the way and retry, {elsewhere}"):
-            os.chmod(tmp, 0o644)  # mkstemp creates 0600; a normal file is readable by all
-            os.replace(tmp, target)
-    except BaseException:  # also Ctrl-C: never leave a partial file behind
-        try:
-            Path(tmp).unlink(missing_ok=True)
-        except OSError:
-            pass  # the folder went read-only meanwhile: nothing more we can remove
-        raise
+        checked.append(True)
+    try:
+        write_atomically(target, download_and_check)
+    except OSError as err:  # creating the temp file, or renaming the checked one
+        doing, fix = ((f"move the download into place at {target}", "remove what is in "
+                       "the way and retry") if checked else (f"write into {folder}",
+                                                             "make it writable"))
+        raise DataAccessError(f"could not {doing}: {_os_reason(err)}; {fix}, {elsewhere}"
+                              ) from err
     return target
 
 
@@ -455,6 +456,10 @@ def read_csv(path):
                           f"{line} cannot be decoded; save the file as UTF-8 (Kaggle's "
                           f"original is plain ASCII)") from None
     restore = "restore the file (delete it to download it again)"
+    nul = text.find("\0")
+    if nul >= 0:  # pandas would read the field as a missing value, without a word
+        raise FormatError(f"{path} line {text.count(chr(10), 0, nul) + 1} holds a NUL byte "
+                          f"(a damaged or binary file); {restore}")
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader, None)

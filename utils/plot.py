@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal
+import tempfile
 from pathlib import Path
 
 from d2l import mxnet as d2l
@@ -41,17 +42,12 @@ def exports_root():
     """`$COURSE_EXPORTS_DIR` when the runner sets it, else `exports/interactive/` in the repo:
     a notebook run in JupyterLab, nbconvert or papermill never writes into the runner's
     `exports/<notebook>/`, beside another run's HTML and run.json."""
-    return Path(os.environ.get(EXPORTS_ENV) or REPO_ROOT / "exports" / INTERACTIVE)
+    return Path(os.environ.get(EXPORTS_ENV) or REPO_ROOT / "exports" / INTERACTIVE).expanduser()
 
 
 def use_svg_display():
     """Crisp inline figures in Jupyter (d2l's setting)."""
     d2l.use_svg_display()
-
-
-def set_figsize(figsize=(3.5, 2.5)):
-    """Default size for figures created afterwards (d2l's setting)."""
-    d2l.set_figsize(figsize)
 
 
 def new_figure(nrows=1, ncols=1, figsize=(3.5, 2.5)):
@@ -77,7 +73,8 @@ def save_figure(fig, name, caption="", notebook=None):
     Names must be stable slugs (the gallery and the docs link to them), so they are checked.
     Both files are rendered before either replaces an old one, and replaced together, so a
     failure or an interrupt leaves the old pair (or the new pair), never one of each; a damaged
-    figures.json stops the call before anything is written.
+    figures.json stops the call before anything is written. Temp files have unique names, so
+    two kernels saving the same figure at once both succeed.
     """
     notebook = notebook if notebook is not None else _current_notebook
     if notebook is None:
@@ -98,9 +95,10 @@ def save_figure(fig, name, caption="", notebook=None):
     pairs = []
     try:
         for ext, extra in (("png", {"dpi": 150}), ("svg", {})):
-            tmp = folder / f".{name}.tmp.{ext}"
-            pairs.append((tmp, folder / f"{name}.{ext}"))
-            tmp.unlink(missing_ok=True)  # a planted symlink is removed, not written through
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=f".tmp.{ext}", dir=folder)
+            os.close(fd)  # a new file (O_EXCL): never a planted symlink or another's temp
+            pairs.append((Path(tmp), folder / f"{name}.{ext}"))
+            os.chmod(tmp, 0o644)
             fig.savefig(tmp, format=ext, bbox_inches="tight", **extra)
         _replace_together(pairs)
     finally:  # never leave a half-written figure behind
@@ -120,9 +118,8 @@ def _replace_together(pairs):
     with signals_deferred((signal.SIGINT,)):
         try:
             for tmp, final in pairs:
-                backup = final.with_name(f".{final.name}.prev")
+                backup = tmp.with_name(f"{tmp.name}.prev")  # unique, as tmp's name is
                 if final.exists():  # a second name for the old file; it stays in place
-                    backup.unlink(missing_ok=True)
                     _link_or_copy(final, backup)
                 else:
                     backup = None

@@ -9,13 +9,13 @@ position, and a write never leaves a half-written file behind (temp file, then o
 import datetime
 import decimal
 import numbers
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from utils import write_atomically
 
 LABEL = "SalePrice"
 KAGGLE_TEST_ROWS = 1459
@@ -198,32 +198,21 @@ def check_submission(submission, test_df, expected_rows=KAGGLE_TEST_ROWS):
 
 
 def write_submission(submission, test_df, path, expected_rows=KAGGLE_TEST_ROWS):
-    """Check, then write Id,SalePrice to path atomically (temp file + os.replace).
+    """Check, then write Id,SalePrice to path atomically (utils.write_atomically).
 
     Ids are written as integers (1461, not 1461.0) whatever dtype the frame holds them in.
     """
     if isinstance(submission, pd.Series):  # prices alone: matched to houses by their index
         submission = make_submission(test_df, submission)
     clean = check_submission(submission, test_df, expected_rows)
-    path = Path(path)
-    tmp = None
+    path = Path(path).expanduser()  # `~/kaggle/submission.csv`, typed as text
     try:
         if path.is_dir():
             raise IsADirectoryError(21, "it is a folder, not a file")
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w", newline="") as handle:
-            clean.to_csv(handle, index=False)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a normal file is readable by all
-        os.replace(tmp, path)
+        write_atomically(path, lambda tmp: clean.to_csv(tmp, index=False))
     except OSError as err:
         raise SubmissionError(f"could not write {path}: {err.strerror or err}; pick a "
                               f"writable file path (the previous file, if any, is unchanged)"
                               ) from err
-    finally:  # also on Ctrl-C: no temp file is left behind
-        if tmp is not None and os.path.exists(tmp):
-            try:
-                os.remove(tmp)
-            except OSError:
-                pass  # the folder went read-only meanwhile: nothing more we can remove
     return path

@@ -4,11 +4,13 @@ save_figure (utils/plot.py) write: figures.json, run.json, index.html and the fo
 Readers never see a half-written file or a folder with old and new mixed: files are written
 aside and renamed into place, a notebook's folder is swapped in by renames on one filesystem,
 one run at a time holds `.run.lock`, and a killed run's leftovers are undone by the next run.
+A run writes aside only into its own hidden folder `.run.<pid>` (the pid `.run.lock` names),
+so the next run removes that folder and nothing else: the exports folder may be shared.
 Nothing is written through a symlink or hard link found in the folder (the lock, an export
 folder, a leftover): links are refused or replaced, so writes stay inside the folder.
 
-Only the standard library here: the runner must import without MXNet, d2l or matplotlib, and
-utils.plot takes its names and manifest rule from here, so the two always agree.
+No MXNet, d2l or matplotlib here (the runner imports this; jinja2 only when the page is
+written), and utils.plot takes its names and manifest rule from here, so the two always agree.
 """
 import html
 import json
@@ -22,17 +24,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+from utils import write_atomically
+from utils.course.languages import EDITIONS
+
 EXPORTS_ENV = "COURSE_EXPORTS_DIR"  # the runner points it at a staging folder
 # Notebook stems and figure names become folder names, file names and links.
 NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 MANIFEST = "figures.json"
 LOCK_NAME = ".run.lock"
 INTERACTIVE = "interactive"  # exports/interactive/<notebook>/: notebooks run outside the runner
+# Folder names in the exports folder that are not a notebook's: no notebook may take them.
+RESERVED = {INTERACTIVE: "the figures of notebooks run outside the runner",
+            **{e.exports: f"the {e.code} edition's exports"
+               for e in EDITIONS.values() if e.exports}}
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-# Leftovers of an interrupted run, in the exports folder (see recover_leftovers).
+# A folder set aside mid-swap, in a run's own `.run.<pid>` folder (see recover_leftovers).
 SET_ASIDE = re.compile(r"^\.(?P<stem>[a-z0-9][a-z0-9_\-]*)\.old\.\d+$")
-STAGING = re.compile(r"^\..+\.staging\..+$")
-TEMP_FILE = re.compile(r"^\..+\.tmp$")
 
 
 class RunnerError(Exception):
@@ -63,27 +70,6 @@ def signals_deferred(signals=STOP_SIGNALS):
             signal.raise_signal(received[0])
 
 
-def _write_aside(target, write):
-    """write(temp path) next to `target`, then rename: readers never see a half-written file.
-
-    The temp file is new (O_EXCL, so never a planted symlink) and removed when anything fails
-    (a full disk, Ctrl-C), so no `.tmp` debris is left.
-    """
-    target = Path(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; exports are for reading
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def remove(path):
     """Remove a file, a symlink (never what it points to) or a folder; quietly if gone."""
     path = Path(path)
@@ -93,14 +79,14 @@ def remove(path):
         shutil.rmtree(path, ignore_errors=True)
 
 
-def replace_file(source, target):
-    """Copy `source` over `target` atomically."""
-    _write_aside(target, lambda tmp: shutil.copyfile(source, tmp))
+def replace_file(source, target, aside=None):
+    """Copy `source` over `target` atomically (the temp file in `aside`, if given)."""
+    write_atomically(target, lambda tmp: shutil.copyfile(source, tmp), aside)
 
 
-def replace_text(target, text):
-    """Write `text` (UTF-8) to `target` atomically."""
-    _write_aside(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+def replace_text(target, text, aside=None):
+    """Write `text` (UTF-8) to `target` atomically (the temp file in `aside`, if given)."""
+    write_atomically(target, lambda tmp: tmp.write_text(text, encoding="utf-8"), aside)
 
 
 def manifest_entry_problem(entry):
@@ -194,12 +180,21 @@ def prepare_exports_dir(exports_dir, source):
 
 
 class _Lock:
-    """The exports folder's `.run.lock`, held with flock and naming this run's pid."""
+    """The exports folder's `.run.lock`, held with flock and naming this run's pid.
+
+    `previous` is the pid the file named before this run took it: a run that was killed
+    leaves its `.run.<pid>` folder, which the new run may remove as provably that run's.
+    """
 
     def __init__(self, exports_dir):
         import fcntl
         self.fcntl, self.exports_dir = fcntl, Path(exports_dir)
-        self.path, self.fd = self.exports_dir / LOCK_NAME, None
+        self.path, self.fd, self.previous = self.exports_dir / LOCK_NAME, None, ""
+
+    @property
+    def scratch(self):
+        """This run's folder for staging, set-aside folders and temp files."""
+        return scratch_folder(self.exports_dir, os.getpid())
 
     def acquire(self):
         """Lock the file at `.run.lock` (created if missing, never followed if a symlink)."""
@@ -227,6 +222,7 @@ class _Lock:
                 f"another run (pid {other}) is writing to {self.exports_dir}; wait for it to "
                 f"finish, stop it (kill -INT {other}), or pass another --exports-dir") from None
         try:
+            previous = os.pread(fd, 32, 0).decode(errors="replace").strip()
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
         except OSError as err:
@@ -235,8 +231,10 @@ class _Lock:
                               f"some space and run again") from None
         self.release()
         self.fd = fd
+        if previous.isdigit() and int(previous) != os.getpid():
+            self.previous = previous
 
-    def keep(self):
+    def retake(self):
         """Take the lock again if a notebook removed `.run.lock` or the whole exports folder
         (a second run could otherwise start); RunnerError when another run took it meanwhile."""
         try:
@@ -256,29 +254,52 @@ class _Lock:
             self.fd = None
 
 
+class _NoLock:
+    """Where flock does not exist (Windows): no lock, and no leftovers provably a run's."""
+    previous = ""
+
+    def __init__(self, exports_dir):
+        self.scratch = scratch_folder(exports_dir, os.getpid())
+
+    def retake(self):
+        return False
+
+
+def scratch_folder(exports_dir, pid):
+    """`.run.<pid>`: the only place run <pid> writes aside (staging, set-aside folders, temp
+    files); removed when the run ends, by the next run when it was killed."""
+    return Path(exports_dir) / f".run.{pid}"
+
+
 @contextmanager
 def exports_lock(exports_dir):
     """One run at a time per exports folder: a second one is refused, naming the first's pid.
-    Yields a function that re-takes the lock if a notebook removed it (True when it did)."""
+
+    Yields the lock: `.retake()` takes it again if a notebook removed it (True when it did),
+    `.scratch` is this run's own folder (removed when the block ends), `.previous` the pid of
+    the run before, whose `.run.<pid>` a killed run left behind (see recover_leftovers)."""
     try:
         lock = _Lock(exports_dir)
     except ImportError:  # not POSIX: no lock
-        yield lambda: False
-        return
-    lock.acquire()
+        lock = _NoLock(exports_dir)
+    else:
+        lock.acquire()
     try:
-        yield lock.keep
+        yield lock
     finally:
-        lock.release()
+        remove(lock.scratch)
+        if isinstance(lock, _Lock):
+            lock.release()
 
 
-def install(new, target):
+def install(new, target, aside=None):
     """Swap folder `new` in for `target` by renames on one filesystem: never old and new mixed.
 
     Signals wait until both renames are done; if the second rename fails, the old folder goes
-    back. A crash between them leaves `.<stem>.old.<pid>`, which the next run puts back.
+    back. A crash between them leaves `.<stem>.old.<pid>` in `aside` (default: beside
+    `target`; the runner passes its `.run.<pid>`), which the next run puts back.
     """
-    old = target.with_name(f".{target.name}.old.{os.getpid()}")
+    old = Path(aside or target.parent) / f".{target.name}.old.{os.getpid()}"
     remove(old)
     try:
         with signals_deferred():
@@ -295,36 +316,71 @@ def install(new, target):
         remove(old)
 
 
-def recover_leftovers(exports_dir, log=None):
-    """Undo what an interrupted or killed run left in `exports_dir` (call under the lock).
+def recover_leftovers(exports_dir, pid, log=None):
+    """Undo what killed run `pid` left in its `.run.<pid>` folder (call under the lock, with
+    the pid `.run.lock` named before: proof that the folder is that run's).
 
     A folder set aside mid-swap goes back where it was when nothing replaced it (else it is
-    removed); staging folders and temporary files are removed. Returns one line per action.
+    removed); then the scratch folder goes, staging folders and temp files with it. Nothing
+    else in the exports folder is touched: a symlink at `scratch` is not a run's either.
+    Returns one line per action.
     """
-    actions = []
-    for entry in sorted(Path(exports_dir).iterdir()):
-        set_aside, name = SET_ASIDE.match(entry.name), entry.name
+    scratch, actions = scratch_folder(exports_dir, pid), []
+    if scratch.is_symlink() or not scratch.is_dir():
+        return actions
+    for entry in sorted(scratch.iterdir()):
+        set_aside = SET_ASIDE.match(entry.name)
         if set_aside and (entry.is_dir() or entry.is_symlink()):
-            target = entry.with_name(set_aside.group("stem"))
+            target = scratch.parent / set_aside.group("stem")
             if os.path.lexists(target):
                 remove(entry)
-                actions.append(f"removed {name}, left by an interrupted run")
+                actions.append(f"removed {entry.name}, left by an interrupted run")
             else:
                 os.replace(entry, target)
-                actions.append(f"put back {target.name}/ from {name}, left by an interrupted run")
-        elif STAGING.match(name) and (entry.is_dir() or entry.is_symlink()):
-            remove(entry)
-            actions.append(f"removed {name}, left by an interrupted run")
-        elif TEMP_FILE.match(name) and (entry.is_file() or entry.is_symlink()):
-            entry.unlink(missing_ok=True)
-            actions.append(f"removed {name}, left by an interrupted run")
+                actions.append(f"put back {target.name}/ from {entry.name}, left by an "
+                               f"interrupted run")
+    shutil.rmtree(scratch)
+    actions.append(f"removed {scratch.name}, left by an interrupted run")
     for line in actions:
         if log:
             log(line)
     return actions
 
 
-def write_index(exports_dir, results, lang="en", caption=None):
+def _index_row(exports_dir, stem, result, caption):
+    """One notebook of the gallery: its table row and its figures (`caption(stem, entry)`)."""
+    folder, notes, seconds = exports_dir / stem, [], ""
+    if result is None:
+        status = "ok (earlier run)"
+        try:
+            seconds = f"{read_run_info(folder)['seconds']:.1f}"
+        except ExportError as err:
+            notes.append(str(err))
+    else:
+        status = "ok" if result.ok else f"FAILED: {result.error}"
+        seconds = f"{result.seconds:.1f}"
+        if not result.ok and folder.is_dir():
+            status += " (figures below are from the last successful run)"
+    try:
+        figures = read_figures(folder) if folder.is_dir() else []
+    except ExportError as err:
+        figures = []
+        notes.append(str(err))
+    changed = ""
+    if (folder / "run.json").is_file():
+        try:
+            changed = _changed_parameters(read_run_info(folder))
+        except ExportError:
+            pass  # already noted above for earlier runs; this run wrote it just now
+    page = quote(f"{stem}/{stem}.html") if (folder / f"{stem}.html").exists() else ""
+    return {"stem": stem, "page": page, "status": "; ".join([status] + notes),
+            "seconds": seconds, "changed": changed,
+            "figures": [{"name": fig["name"], "caption": caption(stem, fig),
+                         "png": quote(f"{stem}/{fig['png']}"),
+                         "svg": quote(f"{stem}/{fig['svg']}")} for fig in figures]}
+
+
+def write_index(exports_dir, results, lang="en", caption=None, aside=None):
     """exports/index.html: a summary table and every figure as a thumbnail linking to its SVG.
 
     `lang` picks the page's words and <html lang> (utils/course/languages.py); `caption(stem, entry)`
@@ -335,72 +391,21 @@ def write_index(exports_dir, results, lang="en", caption=None):
     folders are those named like a notebook (hidden leftovers never show); a damaged run.json
     or figures.json is noted in the table instead of stopping the page.
     """
-    from utils.course.languages import EDITIONS
+    from jinja2 import Environment, FileSystemLoader
+    from markupsafe import Markup
     edition, caption = EDITIONS[lang], caption or (lambda stem, entry: entry["caption"])
-    esc, this_run = html.escape, {r.stem: r for r in results}
+    this_run = {r.stem: r for r in results}
     earlier = {p.parent.name for p in exports_dir.glob("*/run.json")
                if NAME.match(p.parent.name) and p.parent.is_dir()}
-    rows, thumbs, any_changed = [], [], False
-    for stem in sorted(set(this_run) | earlier):
-        folder, result, notes = exports_dir / stem, this_run.get(stem), []
-        seconds = ""
-        if result is None:
-            status = "ok (earlier run)"
-            try:
-                seconds = f"{read_run_info(folder)['seconds']:.1f}"
-            except ExportError as err:
-                notes.append(str(err))
-        elif result.ok:
-            status, seconds = "ok", f"{result.seconds:.1f}"
-        else:
-            status, seconds = f"FAILED: {result.error}", f"{result.seconds:.1f}"
-            if folder.is_dir():
-                status += " (figures below are from the last successful run)"
-        try:
-            figures = read_figures(folder) if folder.is_dir() else []
-        except ExportError as err:
-            figures = []
-            notes.append(str(err))
-        changed = ""
-        if (folder / "run.json").is_file():
-            try:
-                changed = _changed_parameters(read_run_info(folder))
-            except ExportError:
-                pass  # already noted above for earlier runs; this run wrote it just now
-        if changed:
-            any_changed = True
-        if notes:
-            status += "; " + "; ".join(notes)
-        name = esc(stem)
-        if (folder / f"{stem}.html").exists():
-            name = f'<a href="{esc(quote(f"{stem}/{stem}.html"))}">{name}</a>'
-        rows.append(f"<tr><td>{name}</td><td>{esc(status)}</td><td>{seconds}</td>"
-                    f"<td>{len(figures)}</td><td>{esc(changed) or esc(edition.defaults)}</td></tr>")
-        for fig in figures:
-            text = caption(stem, fig)
-            png, svg = (esc(quote(f"{stem}/{fig[k]}")) for k in ("png", "svg"))
-            thumbs.append(
-                f'<figure><a href="{svg}"><img src="{png}" alt="{esc(text)}"></a>'
-                f'<figcaption><b>{esc(stem)}</b> / {esc(fig["name"])}: {esc(text)}'
-                "</figcaption></figure>")
-    changed_note = f'<p class="changed">{edition.changed_note}</p>\n' if any_changed else ""
-    other, other_text = edition.other
-    other = (f'<p><a href="{esc(other)}" lang="{"en" if lang != "en" else "zh-CN"}">'
-             f'{esc(other_text)}</a></p>' if (exports_dir / other).resolve().is_file() else "")
-    heads = "".join(f"<th>{esc(c)}</th>" for c in edition.columns)
-    page = f"""<!DOCTYPE html>
-<html lang="{edition.html_lang}"><head><meta charset="utf-8"><title>{esc(edition.title)}</title>
-<style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}
-figure{{display:inline-block;width:260px;margin:.5em;vertical-align:top}}
-img{{width:100%;border:1px solid #eee}} .changed{{background:#fff3cd;padding:.5em}}</style></head>
-<body>{other}<h1>{esc(edition.notebooks_heading)}</h1>
-{changed_note}<table><tr>{heads}</tr>
-{chr(10).join(rows)}
-</table>
-<h1>{esc(edition.figures_heading)}</h1>
-<p>{edition.click_hint.format(interactive=INTERACTIVE)}</p>
-{chr(10).join(thumbs)}
-</body></html>
-"""
-    replace_text(exports_dir / "index.html", page)
+    rows = [_index_row(exports_dir, stem, this_run.get(stem), caption)
+            for stem in sorted(set(this_run) | earlier)]
+    href, text = edition.other
+    other = ({"href": href, "text": text, "lang": "en" if lang != "en" else "zh-CN"}
+             if (exports_dir / href).resolve().is_file() else None)
+    env = Environment(loader=FileSystemLoader(Path(__file__).parent), autoescape=True,
+                      keep_trailing_newline=True,  # html.escape's entities, as nbconvert's
+                      finalize=lambda v: v if isinstance(v, Markup) else Markup(html.escape(
+                          str(v))))
+    page = env.get_template("index.html.j2").render(
+        edition=edition, rows=rows, other=other, interactive=INTERACTIVE)
+    replace_text(exports_dir / "index.html", page, aside)

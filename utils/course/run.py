@@ -5,54 +5,13 @@
     python -m utils run -p NUM_EPOCHS 5          # parameters for the `parameters` cells
     python -m utils run --lang zh                # the Chinese edition: notebooks/zh -> exports/zh
 
-Each notebook runs in its own folder (as in Jupyter) in a fresh ipykernel of the interpreter
-running this command (not whatever a `python3` kernelspec elsewhere points to), one notebook
-after the other, with a progress bar per notebook (cell number, elapsed time). Its exports are
-written to a staging folder (`COURSE_EXPORTS_DIR`, see utils/plot.py) and, on success, swapped
-in for `exports/<stem>/` as a whole (renames on one filesystem, so never old and new mixed;
-utils/course/exports.py does the swap, the lock and index.html):
-
-    exports/<stem>/         figures (PNG+SVG) and figures.json, <stem>.ipynb, <stem>.html, run.json
-    exports/submission.csv  copied from a notebook folder holding one: the house-price notebook
-                            writes plot.exports_root() / "<stem>" / "submission.csv"
-    exports/index.html      summary table (this run, plus earlier runs' notebooks, with the -p
-                            values each ran with) and every figure as a thumbnail linking to
-                            its SVG
-    exports/interactive/    what notebooks run outside the runner export (utils.plot)
-
-Exit code: 0 when every notebook ran, 1 when any failed, 2 for bad arguments (nothing ran),
-128 + the signal number when interrupted (130 for Ctrl-C).
-
-Decisions:
-- Parameters: `-p NAME VALUE` text is read as the type of NAME's default in the notebook's
-  `parameters` cell (or its `NAME: float = 5` annotation): `true`/`false` for a bool, a whole
-  number for an int, a number for a float (no `1/1000`), the text as it is for a str, a Python
-  literal for a list or None; anything else is refused before anything runs, naming both. A
-  value equal to the default is dropped. A notebook receives only the names its `parameters`
-  cell declares (a papermill cell injected after it); a name no selected notebook declares is
-  an error, so a typo never runs the full-size defaults silently.
-- A failing cell stops its notebook. Its previous `exports/<stem>/` stays untouched, and the
-  executed copy with the traceback goes to `exports/<stem>.failed.ipynb` for debugging (removed
-  by the next successful run). The other notebooks still run; the exit code is 1.
-- A notebook file that cannot be read (not JSON, not a notebook, a name that cannot be an
-  export folder) fails the same way when the whole folder runs; named on the command line, it
-  stops the run before anything runs (exit 2).
-- Cells tagged `raises-exception` must start with `# expected error: <ExceptionClassName>` and
-  must raise exactly that class; otherwise the notebook fails.
-- Cells tagged `check` run like any other cell (a failing check fails the notebook) and are
-  kept in the executed .ipynb, but left out of the HTML export: they are tests, not reading.
-  In the HTML, cells tagged `answer` are collapsed (<details>), math is drawn at export time
-  (no MathJax download), and there are no In/Out prompts.
-- Writes stay inside the exports folder: files are written aside and renamed, symlinks
-  (`.run.lock`, an export folder) are never followed, and a full disk ends in a summary.
-- "cell N" counts all cells (markdown too) of the stored notebook, from 1.
-- Ctrl-C (SIGINT) or SIGTERM stops the whole run at once: the running notebook's kernel is
-  killed, its exports stay as they were, no further notebook starts, one line says which
-  notebook was interrupted. nbclient's own signal handlers (which shut the kernel down and let
-  the next notebook start) are kept out by the event loop below.
-- One run at a time per exports folder (`exports/.run.lock`, holding the pid); a second run is
-  refused with that pid. Leftovers of a run that was killed (staging folders, a folder set
-  aside mid-swap, temporary files) are removed or put back by the next run.
+Each notebook runs in its own folder in a fresh ipykernel of this interpreter, one after the
+other. Its exports go to a staging folder (`$COURSE_EXPORTS_DIR`, see utils/plot.py) and, on
+success, are swapped in for `exports/<stem>/` as a whole (utils/course/exports.py: the swap,
+the lock, index.html). A failing cell stops its notebook (its old exports stay, the executed
+copy goes to `exports/<stem>.failed.ipynb`); the others still run. Ctrl-C or SIGTERM stops the
+whole run at once. Exit code: 0 all ran, 1 any failed, 2 bad arguments (nothing ran), 128 + the
+signal number when interrupted. What is promised, in full: docs/runner-and-exports.md.
 """
 import argparse
 import ast
@@ -93,10 +52,11 @@ from traitlets import Type, default
 from traitlets.config import Config
 
 from utils.course.languages import DEFAULT as DEFAULT_LANG, EDITIONS
-from utils.course.exports import (EXPORTS_ENV, INTERACTIVE, LOCK_NAME, NAME, STOP_SIGNALS, ExportError,
-                           RunnerError, count_figures, exports_lock, install, prepare_exports_dir,
-                           read_figures, recover_leftovers, replace_file, replace_text,
-                           signals_deferred, write_index)
+from utils.course.exports import (EXPORTS_ENV, LOCK_NAME, NAME, RESERVED, STOP_SIGNALS,
+                                  ExportError, RunnerError, count_figures, exports_lock, install,
+                                  prepare_exports_dir, read_figures, recover_leftovers,
+                                  replace_file, replace_text, scratch_folder, signals_deferred,
+                                  write_index)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = re.compile(r"#\s*expected error:\s*([A-Za-z_][\w.]*)\s*$")
@@ -236,22 +196,16 @@ def stop_on_signals():
             signal.signal(sig, handler)
 
 
-def parse_value(text):
-    """`-p` values for a parameter whose default is None: a Python literal, else the text."""
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return text
-
-
-BOOL_WORDS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
-
-
-def _literal(text):
+def parse_value(text, or_text=True):
+    """The Python literal in `text`; else the text itself (a `-p` value for a parameter whose
+    default is None) or, with or_text=False, None (which typed_value refuses)."""
     try:
         return ast.literal_eval(text.strip())
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return None
+        return text if or_text else None
+
+
+BOOL_WORDS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
 
 
 def typed_value(value, default, annotation=None):
@@ -272,7 +226,7 @@ def typed_value(value, default, annotation=None):
             value = BOOL_WORDS.get(text.strip().lower(), value)
         return (value, "") if isinstance(value, bool) else (None, "True or False")
     if text is not None:
-        value = _literal(text)
+        value = parse_value(text, or_text=False)
     if kind in ("int", "float"):
         real = isinstance(value, (int, float)) and not isinstance(value, bool)
         if not real or not math.isfinite(value):
@@ -295,7 +249,8 @@ def find_notebooks(names, notebooks_dir):
     if not notebooks_dir.is_dir():
         raise RunnerError(f"notebooks folder {notebooks_dir} does not exist or is not a folder; "
                           "pass --notebooks-dir <folder with the .ipynb files>")
-    available = sorted(notebooks_dir.glob("*.ipynb"))
+    # dot-files are not notebooks: macOS `._name.ipynb`, editors' `.~name.ipynb`
+    available = sorted(p for p in notebooks_dir.glob("*.ipynb") if not p.name.startswith("."))
     if not names:
         if not available:
             raise RunnerError(f"no notebooks (*.ipynb) in {notebooks_dir}")
@@ -304,6 +259,9 @@ def find_notebooks(names, notebooks_dir):
     for name in names:
         candidates = [Path(name), notebooks_dir / name, notebooks_dir / f"{name}.ipynb"]
         path = next((c for c in candidates if c.suffix == ".ipynb" and c.exists()), None)
+        if path is not None and path.name.startswith("."):
+            raise RunnerError(f"{path.name} is a hidden file (a macOS or editor copy), not a "
+                              f"notebook; name the notebook itself")
         if path is None:
             choices = ", ".join(p.stem for p in available) or "none"
             raise RunnerError(f"no notebook {name!r} in {notebooks_dir}; choose from: {choices}")
@@ -321,9 +279,9 @@ def load_notebook(path):
         raise UnreadableNotebook(
             f"{path.name}: its name becomes the export folder, so use lower-case letters, "
             f"digits, _ and - (e.g. 04_my_notes.ipynb); rename it")
-    if path.stem == INTERACTIVE:
-        raise UnreadableNotebook(f"{path.name}: exports/{INTERACTIVE}/ holds the figures of "
-                                 f"notebooks run outside the runner; rename the notebook")
+    if path.stem in RESERVED:
+        raise UnreadableNotebook(f"{path.name}: exports/{path.stem}/ holds "
+                                 f"{RESERVED[path.stem]}; rename the notebook")
     try:
         text = path.read_bytes().decode("utf-8")
     except OSError as err:
@@ -360,7 +318,7 @@ def split_parameters(notebooks, parameters):
         split[nb] = {}
         for name in parameters.keys() & names.keys():
             source = names[name]["default"]
-            default = _literal(source) if source.strip() != "None" else None
+            default = parse_value(source, or_text=False) if source.strip() != "None" else None
             value, wanted = typed_value(parameters[name], default,
                                         names[name].get("inferred_type_name"))
             if wanted:
@@ -388,6 +346,42 @@ def _loop_running_here():
     return True
 
 
+class _Progress:
+    """The per-notebook bar and the cell running now. It counts the stored notebook's cells
+    (markdown too), as "cell N" in errors does."""
+
+    def __init__(self, nb, desc, progress):
+        self.nb, self.index = nb, None
+        self.cells = cell_number(nb, len(nb.cells) - 1) if nb.cells else 0
+        self.bar = tqdm(total=self.cells, desc=desc, unit="cell", disable=not progress,
+                        file=sys.stderr)
+
+    def started(self, cell, cell_index):
+        self.index = cell_index
+        self.bar.set_postfix_str(f"running cell {cell_number(self.nb, cell_index)}")
+
+    def executed(self, cell, cell_index, **_):
+        self.bar.update(cell_number(self.nb, cell_index) - self.bar.n)
+
+    def where(self):
+        return "kernel start" if self.index is None else f"cell {cell_number(self.nb, self.index)}"
+
+    def close(self, finished):
+        if finished:
+            self.bar.update(self.cells - self.bar.n)  # markdown cells after the last code cell
+        self.bar.close()
+
+
+def _failure(error, where, timeout):
+    """NotebookFailed in one line for what nbclient raised."""
+    if isinstance(error, CellExecutionError):
+        return NotebookFailed(f"{where} raised {error.ename}: {first_line(error.evalue)}")
+    if isinstance(error, CellTimeoutError):  # its message previews the cell: not repeated
+        return NotebookFailed(f"{where} ran longer than the cell timeout ({timeout} s); find "
+                              f"what hangs, or raise --cell-timeout")
+    return NotebookFailed(f"{where}: {type(error).__name__}: {first_line(error)}")  # kernel died
+
+
 def execute(nb, cwd, env, timeout, progress=True, desc=""):
     """Run every cell in a fresh kernel (cwd = the notebook's folder), stopping at an error.
 
@@ -398,25 +392,11 @@ def execute(nb, cwd, env, timeout, progress=True, desc=""):
     if _loop_running_here():
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="notebook") as pool:
             return pool.submit(execute, nb, cwd, env, timeout, progress, desc).result()
-    # the bar counts the stored notebook's cells (markdown too), as "cell N" in errors does
-    cells = cell_number(nb, len(nb.cells) - 1) if nb.cells else 0
-    bar = tqdm(total=cells, desc=desc, unit="cell", disable=not progress, file=sys.stderr)
-    current, stop = {}, []
-
-    def started(cell, cell_index):
-        current["index"] = cell_index
-        bar.set_postfix_str(f"running cell {cell_number(nb, cell_index)}")
-
-    def executed(cell, cell_index, **_):
-        bar.update(cell_number(nb, cell_index) - bar.n)
-
-    def where():
-        return f"cell {cell_number(nb, current['index'])}" if current else "kernel start"
-
+    bar, stop, error = _Progress(nb, desc, progress), [], None
     client = NotebookClient(
         nb, kernel_name="python3", kernel_manager_class=_ThisPythonKernel, timeout=timeout,
         startup_timeout=120, resources={"metadata": {"path": str(cwd)}},
-        on_cell_start=started, on_cell_executed=executed)
+        on_cell_start=bar.started, on_cell_executed=bar.executed)
     loop = _RunnerLoop()
     task = loop.create_task(client.async_execute(env=env))
 
@@ -427,7 +407,6 @@ def execute(nb, cwd, env, timeout, progress=True, desc=""):
             task.cancel()
 
     loop.stop_on(on_signal)  # signals during the clean-up below land here too
-    error = None
     try:
         loop.run_until_complete(task)
     except BaseException as err:  # CancelledError included
@@ -436,20 +415,11 @@ def execute(nb, cwd, env, timeout, progress=True, desc=""):
         _close(loop)
         # nbclient unregisters this itself only when the kernel had started
         atexit.unregister(client._cleanup_kernel)
-        if error is None and not stop:
-            bar.update(cells - bar.n)  # markdown cells after the last code cell
-        bar.close()
+        bar.close(finished=error is None and not stop)
     if stop:
-        raise Interrupted(stop[0], where()) from None
-    if isinstance(error, CellExecutionError):
-        raise NotebookFailed(f"{where()} raised {error.ename}: "
-                             f"{first_line(error.evalue)}") from error
-    if isinstance(error, CellTimeoutError):  # its message previews the cell: not repeated
-        raise NotebookFailed(f"{where()} ran longer than the cell timeout ({timeout} s); find "
-                             f"what hangs, or raise --cell-timeout") from error
-    if error is not None:  # kernel died, kernel did not start
-        raise NotebookFailed(f"{where()}: {type(error).__name__}: "
-                             f"{first_line(error)}") from error
+        raise Interrupted(stop[0], bar.where()) from None
+    if error is not None:
+        raise _failure(error, bar.where(), timeout) from error
     return nb
 
 
@@ -591,69 +561,95 @@ def to_html(nb, lang=DEFAULT_LANG):
     return page.replace(f'<html lang="{code}"', f'<html lang="{edition.html_lang}"', 1)
 
 
+@contextmanager
+def _phase(where, installed=lambda: False):
+    """A signal in this block stops the run as Interrupted naming `where` (unless the cell
+    running already named itself) and whether the new exports went in (`installed()`)."""
+    try:
+        yield
+    except KeyboardInterrupt as err:
+        stop = err if isinstance(err, Interrupted) else Interrupted(signal.SIGINT)
+        stop.where, stop.installed = stop.where or where, installed()
+        raise stop from None
+
+
+def parameterized(nb, parameters):
+    """`nb` with a papermill cell setting `parameters` after its `parameters` cell."""
+    if not parameters:
+        return nb
+    nb.metadata.setdefault("papermill", {})  # what papermill's own loader adds
+    for cell in nb.cells:
+        cell.metadata.setdefault("tags", [])
+    return parameterize_notebook(nb, parameters, kernel_name="python3", language="python")
+
+
+def stage_exports(nb, staging, stem, parameters, seconds, lang):
+    """Check what the executed notebook wrote into `staging`, then add the executed .ipynb,
+    its HTML and run.json; returns the figures. NotebookFailed says what is wrong."""
+    if not staging.is_dir():
+        raise NotebookFailed(f"a cell removed its staging folder {staging} "
+                             f"(${EXPORTS_ENV}) or the exports folder; notebooks write "
+                             f"into that folder, never delete it")
+    problems = expected_error_problems(nb)
+    if problems:
+        raise NotebookFailed("; ".join(problems))
+    strays = sorted(p.name for p in staging.iterdir() if p.name != stem)
+    if strays:
+        raise NotebookFailed(f"it exported into {', '.join(strays)} instead of {stem}/: "
+                             f"call plot.set_notebook({stem!r})")
+    folder = staging / stem
+    folder.mkdir(exist_ok=True)
+    try:
+        figures = read_figures(folder, check_files=True)
+    except ExportError as err:
+        raise NotebookFailed(str(err)) from None
+    nbformat.write(nb, folder / f"{stem}.ipynb")
+    (folder / f"{stem}.html").write_text(to_html(nb, lang), encoding="utf-8")
+    (folder / "run.json").write_text(json.dumps(
+        {"seconds": round(seconds, 1), "parameters": parameters,
+         "finished": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=1, default=repr))
+    return figures
+
+
+def install_exports(folder, exports_dir, scratch):
+    """Swap the staged folder in for exports/<stem>/, with its copy of the submission."""
+    target = exports_dir / folder.name
+    with signals_deferred():  # the folder and its copy of the submission go in together
+        install(folder, target, aside=scratch)
+        if (target / "submission.csv").exists():
+            replace_file(target / "submission.csv", exports_dir / "submission.csv",
+                         aside=scratch)
+
+
 def run_notebook(path, parameters, exports_dir, timeout=DEFAULT_CELL_TIMEOUT, progress=True,
                  nb=None, lang=DEFAULT_LANG):
     """Execute one notebook; on success replace exports/<stem>/ with the fresh exports."""
     stem, start = path.stem, time.time()
-    exports_dir.mkdir(parents=True, exist_ok=True)
+    scratch = scratch_folder(exports_dir, os.getpid())  # the run's own (exports_lock)
+    scratch.mkdir(parents=True, exist_ok=True)
     failed_copy = exports_dir / f"{stem}.failed.ipynb"
-    if nb is None:
-        try:
-            nb = load_notebook(path)
-        except UnreadableNotebook as err:
-            return Result(stem, False, time.time() - start, error=str(err))
-    staging = Path(tempfile.mkdtemp(prefix=f".{stem}.staging.", dir=exports_dir))
-    folder, staged, phase = staging / stem, False, "preparing it"
     try:
-        if parameters:
-            nb.metadata.setdefault("papermill", {})  # what papermill's own loader adds
-            for cell in nb.cells:
-                cell.metadata.setdefault("tags", [])
-            nb = parameterize_notebook(nb, parameters, kernel_name="python3", language="python")
-        env = {**os.environ, EXPORTS_ENV: str(staging)}  # `utils`: the editable install
-        phase = "running its cells"
-        execute(nb, path.parent, env, timeout, progress, desc=stem)
-        phase = "saving its exports"
-        if not staging.is_dir():
-            raise NotebookFailed(f"a cell removed its staging folder {staging} "
-                                 f"(${EXPORTS_ENV}) or the exports folder; notebooks write "
-                                 f"into that folder, never delete it")
-        problems = expected_error_problems(nb)
-        if problems:
-            raise NotebookFailed("; ".join(problems))
-        strays = sorted(p.name for p in staging.iterdir() if p.name != stem)
-        if strays:
-            raise NotebookFailed(f"it exported into {', '.join(strays)} instead of {stem}/: "
-                                 f"call plot.set_notebook({stem!r})")
+        nb = load_notebook(path) if nb is None else nb
+    except UnreadableNotebook as err:
+        return Result(stem, False, time.time() - start, error=str(err))
+    staging = Path(tempfile.mkdtemp(prefix=f".{stem}.staging.", dir=scratch))
+    env = {**os.environ, EXPORTS_ENV: str(staging), }  # `utils`: the editable install
+    try:
+        with _phase("preparing it"):
+            nb = parameterized(nb, parameters)
+        with _phase("running its cells"):
+            execute(nb, path.parent, env, timeout, progress, desc=stem)
         seconds = time.time() - start
-        folder.mkdir(exist_ok=True)
-        try:
-            figures = read_figures(folder, check_files=True)
-        except ExportError as err:
-            raise NotebookFailed(str(err)) from None
-        nbformat.write(nb, folder / f"{stem}.ipynb")
-        (folder / f"{stem}.html").write_text(to_html(nb, lang), encoding="utf-8")
-        (folder / "run.json").write_text(json.dumps(
-            {"seconds": round(seconds, 1), "parameters": parameters,
-             "finished": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=1, default=repr))
-        staged = True
-        with signals_deferred():  # the folder and its copy of the submission go in together
-            install(folder, exports_dir / stem)
-            if (exports_dir / stem / "submission.csv").exists():
-                replace_file(exports_dir / stem / "submission.csv",
-                             exports_dir / "submission.csv")
+        with _phase("saving its exports"):
+            figures = stage_exports(nb, staging, stem, parameters, seconds, lang)
+        with _phase("saving its exports", installed=lambda: not (staging / stem).exists()):
+            install_exports(staging / stem, exports_dir, scratch)
         failed_copy.unlink(missing_ok=True)
         return Result(stem, True, seconds, figures=len(figures))
-    except KeyboardInterrupt as err:
-        stop = err if isinstance(err, Interrupted) else Interrupted(signal.SIGINT)
-        stop.where = stop.where or phase
-        # the swap either happened (the staged folder moved into place) or not
-        stop.installed = staged and not folder.exists()
-        raise stop from None
     except Exception as err:  # this notebook failed; the others still run
         try:
-            exports_dir.mkdir(parents=True, exist_ok=True)  # a cell may have removed it
-            replace_text(failed_copy, nbformat.writes(nb))
+            scratch.mkdir(parents=True, exist_ok=True)  # a cell may have removed it
+            replace_text(failed_copy, nbformat.writes(nb), aside=scratch)
         except Exception:  # the error below matters more than the debugging copy
             pass
         error = (str(err) if isinstance(err, NotebookFailed) else
@@ -675,6 +671,40 @@ def check_timeout(timeout):
     return timeout
 
 
+def folders(lang, notebooks_dir=None, exports_dir=None):
+    """(notebooks folder, exports folder, where the latter came from) for edition `lang`."""
+    if lang not in EDITIONS:
+        raise RunnerError(f"language {lang!r}: choose from {', '.join(EDITIONS)}")
+    edition = EDITIONS[lang]
+    notebooks_dir = Path(notebooks_dir or REPO_ROOT / edition.notebooks)
+    if lang != DEFAULT_LANG and not notebooks_dir.is_dir():
+        raise RunnerError(f"no {lang} edition in {notebooks_dir}; create it from the English "
+                          "notebooks with `python -m utils.course.translation sync`")
+    source = ("--exports-dir" if exports_dir else
+              f"${EXPORTS_ENV}" if os.environ.get(EXPORTS_ENV) else "exports folder")
+    if not exports_dir:  # `~` in $COURSE_EXPORTS_DIR set where no shell expands it
+        root = Path(os.environ.get(EXPORTS_ENV) or REPO_ROOT / "exports").expanduser()
+        exports_dir = root / edition.exports
+    return notebooks_dir, Path(exports_dir).expanduser(), source
+
+
+def load_all(notebooks, named):
+    """({path: notebook}, {path: why it cannot be read}); named ones must all be readable."""
+    loaded, unreadable = {}, {}
+    for path in notebooks:
+        try:
+            loaded[path] = load_notebook(path)
+        except UnreadableNotebook as err:
+            unreadable[path] = str(err)
+    if named and unreadable:
+        raise RunnerError("; ".join(unreadable.values()))
+    return loaded, unreadable
+
+
+def _log(line):
+    print(line, file=sys.stderr, flush=True)
+
+
 def run(names=(), parameters=None, notebooks_dir=None, exports_dir=None,
         timeout=DEFAULT_CELL_TIMEOUT, progress=True, lang=DEFAULT_LANG):
     """Run the notebooks one after the other, write index.html; returns one Result each.
@@ -686,62 +716,33 @@ def run(names=(), parameters=None, notebooks_dir=None, exports_dir=None,
     on SIGINT/SIGTERM after stopping the kernel; exports are then old or new, never mixed.
     """
     timeout = check_timeout(timeout)
-    if lang not in EDITIONS:
-        raise RunnerError(f"language {lang!r}: choose from {', '.join(EDITIONS)}")
-    edition = EDITIONS[lang]
-    notebooks_dir = Path(notebooks_dir or REPO_ROOT / edition.notebooks)
-    if lang != DEFAULT_LANG and not notebooks_dir.is_dir():
-        raise RunnerError(f"no {lang} edition in {notebooks_dir}; create it from the English "
-                          "notebooks with `python -m utils.course.translation sync`")
-    source = ("--exports-dir" if exports_dir else
-              f"${EXPORTS_ENV}" if os.environ.get(EXPORTS_ENV) else "exports folder")
-    exports_dir = Path(exports_dir or Path(os.environ.get(EXPORTS_ENV) or REPO_ROOT / "exports")
-                       / edition.exports)
+    notebooks_dir, exports_dir, source = folders(lang, notebooks_dir, exports_dir)
     caption = None
     if lang != DEFAULT_LANG:
         from utils.course.translation import GalleryCaptions
         caption = GalleryCaptions(notebooks_dir)
     notebooks = find_notebooks(names, notebooks_dir)
-    loaded, unreadable = {}, {}
-    for path in notebooks:
-        try:
-            loaded[path] = load_notebook(path)
-        except UnreadableNotebook as err:
-            unreadable[path] = str(err)
-    if names and unreadable:
-        raise RunnerError("; ".join(unreadable.values()))
+    loaded, unreadable = load_all(notebooks, names)
     per_notebook = split_parameters(list(loaded), parameters or {})
     exports_dir = prepare_exports_dir(exports_dir, source)
     results = []
-    with stop_on_signals(), exports_lock(exports_dir) as keep_lock:
-        log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
-        with signals_deferred():
-            recover_leftovers(exports_dir, log)
+    with stop_on_signals(), exports_lock(exports_dir) as lock:
+        if lock.previous:
+            with signals_deferred():
+                recover_leftovers(exports_dir, lock.previous, _log)
         try:
             for i, path in enumerate(notebooks, 1):
-                tag = f"[{i}/{len(notebooks)}]"
                 if path in unreadable:
                     result = Result(path.stem, False, 0.0, error=unreadable[path])
                 else:
-                    params = per_notebook[path]
-                    shown = " ".join(f"{k}={v!r}" for k, v in params.items())
-                    log(f"{tag} {path.name} {shown}".rstrip())
-                    try:
-                        result = run_notebook(path, params, exports_dir, timeout, progress,
-                                              nb=loaded[path], lang=lang)
-                    except Interrupted as stop:
-                        stop.where = f"{path.stem} ({stop.where or 'between cells'})"
-                        stop.not_run = [p.stem for p in notebooks[i:]]
-                        raise
-                    if keep_lock():
-                        log(f"{tag} {path.stem} removed {exports_dir / LOCK_NAME} (or the "
-                            f"exports folder); the run took the lock again")
+                    result = _run_one(path, f"[{i}/{len(notebooks)}]", per_notebook[path],
+                                      exports_dir, timeout, progress, loaded[path], lang, lock,
+                                      notebooks[i:])
                 word = "ok" if result.ok else f"FAILED: {result.error}"
-                log(f"{tag} {path.stem}: {word} ({result.seconds:.1f} s)")
+                _log(f"[{i}/{len(notebooks)}] {path.stem}: {word} ({result.seconds:.1f} s)")
                 results.append(result)
         except KeyboardInterrupt as stop:
-            if not isinstance(stop, Interrupted):
-                stop = Interrupted(signal.SIGINT, "")
+            stop = stop if isinstance(stop, Interrupted) else Interrupted(signal.SIGINT, "")
             stop.results = results
             with signals_deferred():
                 _index(exports_dir, results, lang, caption)  # the notebooks finished so far
@@ -751,11 +752,29 @@ def run(names=(), parameters=None, notebooks_dir=None, exports_dir=None,
     return results
 
 
+def _run_one(path, tag, params, exports_dir, timeout, progress, nb, lang, lock, rest):
+    """run_notebook, logged; an interruption names the notebook and those not run."""
+    shown = " ".join(f"{k}={v!r}" for k, v in params.items())
+    _log(f"{tag} {path.name} {shown}".rstrip())
+    try:
+        result = run_notebook(path, params, exports_dir, timeout, progress, nb=nb, lang=lang)
+    except KeyboardInterrupt as err:
+        stop = err if isinstance(err, Interrupted) else Interrupted(signal.SIGINT)
+        stop.where = f"{path.stem} ({stop.where or 'between cells'})"
+        stop.not_run = [p.stem for p in rest]
+        raise stop from None
+    if lock.retake():
+        _log(f"{tag} {path.stem} removed {exports_dir / LOCK_NAME} (or the exports folder); "
+             f"the run took the lock again")
+    return result
+
+
 def _index(exports_dir, results, lang=DEFAULT_LANG, caption=None):
     """write_index; when it cannot be written (a full disk), one more FAILED row says so."""
     try:
-        exports_dir.mkdir(parents=True, exist_ok=True)
-        write_index(exports_dir, results, lang, caption)
+        scratch = scratch_folder(exports_dir, os.getpid())
+        scratch.mkdir(parents=True, exist_ok=True)  # a notebook may have removed the folder
+        write_index(exports_dir, results, lang, caption, aside=scratch)
     except OSError as err:
         results.append(Result("index.html", False, 0.0, error=(
             f"could not write {exports_dir / 'index.html'} ({err.strerror or err}); free "
@@ -796,7 +815,7 @@ def _folder(text):
     if not text.strip():
         raise argparse.ArgumentTypeError("an empty folder name (an unset shell variable?) would "
                                          "mean the current folder; name the folder")
-    return Path(text)
+    return Path(text).expanduser()  # `~` typed where no shell expands it (quoted, a config)
 
 
 def main(argv=None):
