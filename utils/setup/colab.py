@@ -68,6 +68,8 @@ def arm_numpy_names(site_packages=None):
     Later kernels (a restart, another notebook) load them at start-up; this one arms the hook
     now, as the .pth would have (or sets the names at once if MXNet is already imported)."""
     pth = venv_link.link(site_packages)
+    if sys.version_info < (3, 12):  # numpy 1.23.5 has every name: venv_link wrote no hook
+        return pth
     folder = os.path.dirname(pth)
     if folder not in sys.path:
         sys.path.append(folder)
@@ -94,17 +96,26 @@ def set_up():
     return wanted
 
 
+def _forms(url):
+    """The address as it is copied: the URL, the Colab link's path, the clone's folder."""
+    slug = url.rstrip("/").split("github.com/", 1)[-1]
+    return [url, "colab.research.google.com/github/%s/" % slug,
+            "/content/%s" % slug.split("/")[-1]]
+
+
 def set_address(new, old=None, root=ROOT):
     """Replace the collection's address in every file that carries a copy; returns those files.
 
     REPOSITORY in this module is changed too, so the address stays in one place to edit."""
-    old = old or REPOSITORY
+    pairs = list(zip(_forms(old or REPOSITORY), _forms(new.rstrip("/"))))
     changed = []
     for pattern in ADDRESS_FILES + ("utils/setup/colab.py",):
         for path in sorted(Path(root).glob(pattern)):
-            text = path.read_text(encoding="utf-8")
-            if old in text:
-                path.write_text(text.replace(old, new), encoding="utf-8")
+            text = original = path.read_text(encoding="utf-8")
+            for before, after in pairs:
+                text = text.replace(before, after)
+            if text != original:
+                path.write_text(text, encoding="utf-8")
                 changed.append(path)
     return changed
 

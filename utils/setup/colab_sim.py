@@ -103,7 +103,8 @@ def notebooks():
 def first_cell_output(path):
     nb = json.loads(Path(path).read_text(encoding="utf-8"))
     cell = next(c for c in nb["cells"] if c["cell_type"] == "code")
-    text = "".join("".join(o.get("text", "")) for o in cell.get("outputs", []))
+    text = "".join("".join(o.get("text", "")) for o in cell.get("outputs", [])
+                   if o.get("name") == "stdout")  # pip's warnings about this machine's indexes
     return text.strip(), cell.get("metadata", {}).get("papermill", {}).get("duration")
 
 
