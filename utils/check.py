@@ -69,7 +69,12 @@ def pins_for(version_info=None, colab=False):
                          "notebook 2's comparison; the locked version for this Python"),
     }
     if colab:  # Colab's own versions, which the first cell keeps (no downgrade, no restart)
-        _, taken, published = colab_runtime()
+        try:
+            _, taken, published = colab_runtime()
+        except (OSError, ValueError) as err:  # a copy without requirements/: the lock's pins
+            print("note: Colab's recorded versions unreadable ({}); checking the lock's".format(
+                err), file=sys.stderr)
+            return pins
         for name in COLAB_OWN:
             if name in published:
                 pins[name] = (published[name], "Colab's own as of {} (requirements/colab.txt), "

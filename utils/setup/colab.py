@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 INSTALLS = ("mxnet", "d2l")
 # files holding copies of REPOSITORY: every notebook's first cell and the Colab pages
 ADDRESS_FILES = ("notebooks/*.ipynb", "notebooks/zh/*.ipynb", "docs/colab.md",
-                 "docs/zh/colab.md")
+                 "docs/zh/colab.md", "README.md", "README.zh.md")
 
 
 def address():
