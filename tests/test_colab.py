@@ -51,7 +51,11 @@ def test_colab_is_detected_by_its_module_or_its_variable(off_colab, monkeypatch,
     monkeypatch.syspath_prepend(str(tmp_path))  # the simulation's stand-in, importable
     import importlib
     importlib.invalidate_caches()
-    assert check.on_colab()
+    try:
+        assert check.on_colab()
+    finally:  # the stand-in must not make later tests believe they run on Colab
+        for name in [m for m in sys.modules if m == "google" or m.startswith("google.")]:
+            del sys.modules[name]
 
 
 def test_set_up_does_nothing_off_colab(off_colab, monkeypatch):
