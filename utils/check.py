@@ -22,6 +22,11 @@ PYTHONS_WITH_ALIASES = ((3, 12), (3, 13))
 # (platform.system(), platform.machine()) pairs MXNet 1.9.1 publishes wheels for on PyPI
 WHEEL_PLATFORMS = (("Linux", "x86_64"), ("Linux", "aarch64"), ("Darwin", "x86_64"))
 INSTALL_HINT = "python3 utils/setup/install.py (or make)"
+COLAB_HINT = "run the notebook's first cell again (it installs MXNet and d2l on Colab)"
+COLAB_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "requirements", "colab.txt")
+# on Colab these stay at Colab's own versions: the first cell installs MXNet and d2l only
+COLAB_OWN = ("numpy", "pandas", "matplotlib", "scikit-learn")
 LINK_HINT = "python -m utils.setup.venv_link (run from the repository root with the venv's python), or make"
 
 _WHY_NUMPY = {
@@ -32,12 +37,25 @@ _WHY_NUMPY = {
 }
 
 
-def pins_for(version_info=None):
-    """{name on PyPI: (exact pin in requirements/learner.txt for this Python, why it matters)}."""
+def on_colab():
+    """True on Google Colab: its `google.colab` module is importable only there, and Colab
+    sets COLAB_RELEASE_TAG."""
+    if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
+        return True
+    try:
+        from importlib.util import find_spec
+        return find_spec("google.colab") is not None
+    except (ImportError, ValueError):  # no `google` package at all
+        return False
+
+
+def pins_for(version_info=None, colab=False):
+    """{name on PyPI: (exact pin for this Python, why it matters)}: requirements/learner.txt's,
+    or on Colab (colab=True) Colab's own numpy, pandas, matplotlib and scikit-learn."""
     minor = tuple((version_info or sys.version_info)[:2])
     numpy = "1.23.5" if minor < (3, 12) else "1.26.4" if minor == (3, 12) else "2.2.6"
     old = minor < (3, 12)  # d2l 1.0.3's own pins have wheels only up to Python 3.11
-    return {
+    pins = {
         "mxnet": ("1.9.1", "the last MXNet release; the notebooks use its 1.x Gluon API"),
         "numpy": (numpy, _WHY_NUMPY[numpy]),
         "d2l": ("1.0.3", "the book's helper package, for plots, Animator and Timer"),
@@ -50,9 +68,44 @@ def pins_for(version_info=None):
         "scikit-learn": ("1.3.2" if minor < (3, 13) else "1.5.2",
                          "notebook 2's comparison; the locked version for this Python"),
     }
+    if colab:  # Colab's own versions, which the first cell keeps (no downgrade, no restart)
+        try:
+            _, taken, published = colab_runtime()
+        except (OSError, ValueError) as err:  # a copy without requirements/: the lock's pins
+            print("note: Colab's recorded versions unreadable ({}); checking the lock's".format(
+                err), file=sys.stderr)
+            return pins
+        for name in COLAB_OWN:
+            if name in published:
+                pins[name] = (published[name], "Colab's own as of {} (requirements/colab.txt), "
+                              "with which CI's Colab simulation passes every notebook's "
+                              "checks".format(taken))
+    return pins
 
 
-PINNED = pins_for()
+def colab_runtime(path=None):
+    """(Python 'major.minor', date taken, {package: version}) from requirements/colab.txt.
+
+    The one file recording Colab's published runtime; pinned lines are Colab's versions."""
+    python = taken = None
+    pins = {}
+    with open(path or COLAB_FILE) as lines:
+        for line in lines:
+            line = line.strip()
+            if line.startswith("# python:"):
+                python = line.split(":", 1)[1].strip()
+            elif line.startswith("# taken:"):
+                taken = line.split(":", 1)[1].strip()
+            elif line and not line.startswith("#") and "==" in line:
+                name, version = line.split("==", 1)
+                pins[name.strip().lower()] = version.strip()
+    if not (python and taken and pins):
+        raise ValueError("{} lacks a '# python:' or '# taken:' line, or pins".format(
+            path or COLAB_FILE))
+    return python, taken, pins
+
+
+PINNED = pins_for(colab=on_colab())
 # what the notebooks import, checked by importing it: (module, name on PyPI); d2l last, as it
 # imports the others (a broken pandas is named as pandas, not as d2l)
 IMPORTS = (("mxnet", "mxnet"), ("pandas", "pandas"), ("matplotlib.pyplot", "matplotlib"),
@@ -61,10 +114,6 @@ IMPORTS = (("mxnet", "mxnet"), ("pandas", "pandas"), ("matplotlib.pyplot", "matp
 
 class EnvironmentProblem(RuntimeError):
     """Raised by `check_environment(strict=True)` with every problem found, one per line."""
-
-
-def on_colab():
-    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
 
 
 def python_problem(version_info=None, colab=None):
@@ -123,18 +172,36 @@ def installed_version(name):
         return None
 
 
-def version_problems(versions=None):
-    """One line per package that is missing or not at its pinned version."""
-    versions = versions if versions is not None else {n: installed_version(n) for n in PINNED}
+def version_problems(versions=None, pins=None, colab=None):
+    """One line per package that is missing or not at its pinned version.
+
+    On Colab a version of Colab's own packages other than the recorded one is no problem
+    (colab_notices names it): asking for a downgrade would force a restart."""
+    pins = PINNED if pins is None else pins
+    colab = on_colab() if colab is None else colab
+    versions = versions if versions is not None else {n: installed_version(n) for n in pins}
+    hint = COLAB_HINT if colab else INSTALL_HINT
     problems = []
-    for name, (pin, why) in PINNED.items():
+    for name, (pin, why) in pins.items():
         have = versions.get(name)
         if have is None:
-            problems.append("{} is not installed ({}): {}".format(name, why, INSTALL_HINT))
-        elif have != pin:
-            problems.append("{} {} is installed; {}: pip install {}=={}".format(
-                name, have, why, name, pin))
+            problems.append("{} is not installed ({}): {}".format(name, why, hint))
+        elif have != pin and not (colab and name in COLAB_OWN):
+            problems.append("{} {} is installed; {}: {}".format(
+                name, have, why, hint if colab else "pip install {}=={}".format(name, pin)))
     return problems
+
+
+def colab_notices(versions=None, pins=None):
+    """On Colab, one line per Colab package whose version moved since requirements/colab.txt."""
+    pins = PINNED if pins is None else pins
+    versions = versions if versions is not None else {n: installed_version(n) for n in pins}
+    return ["{} {} is Colab's now; CI proved the notebooks with {} ({}). If a check fails, "
+            "say so in an issue".format(name, versions[name], pins[name][0],
+                                        os.path.relpath(COLAB_FILE, os.path.dirname(
+                                            os.path.dirname(COLAB_FILE))))
+            for name in COLAB_OWN
+            if name in pins and versions.get(name) not in (None, pins[name][0])]
 
 
 def hook_problem(version_info=None, modules=None):
@@ -144,7 +211,8 @@ def hook_problem(version_info=None, modules=None):
     if "mxnet_numpy_compat" in (sys.modules if modules is None else modules):
         return None
     return ("the numpy compatibility hook for MXNet is not installed in this environment "
-            "(MXNet 1.9.1 needs numpy's removed names on Python 3.12+): " + LINK_HINT)
+            "(MXNet 1.9.1 needs numpy's removed names on Python 3.12+): " +
+            (COLAB_HINT if on_colab() else LINK_HINT))
 
 
 def import_problems(imports=IMPORTS):
@@ -163,7 +231,8 @@ def import_problems(imports=IMPORTS):
         except Exception as err:  # any failure, whatever its type, in one line
             detail = str(err).strip().splitlines()
             problems.append("import {} failed ({}: {}); reinstall it: {}".format(
-                module, type(err).__name__, detail[0] if detail else "", INSTALL_HINT))
+                module, type(err).__name__, detail[0] if detail else "",
+                COLAB_HINT if on_colab() else INSTALL_HINT))
     return problems
 
 
@@ -184,7 +253,12 @@ def check_environment(strict=True, quiet=False):
     problems = environment_problems()
     if not quiet:
         shown = ", ".join("{} {}".format(n, installed_version(n) or "missing") for n in PINNED)
-        print("Python {}.{}.{}, {}".format(*(sys.version_info[:3] + (shown,))))
+        print("Python {}.{}.{}, {}{}".format(*(sys.version_info[:3] + (
+            shown, " (Colab: its own numpy, pandas, matplotlib, scikit-learn)"
+            if on_colab() else ""))))
+        if on_colab():
+            for notice in colab_notices():
+                print("note: " + notice)
     if problems and strict:
         raise EnvironmentProblem("\n".join(problems))
     for problem in problems:

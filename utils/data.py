@@ -1,7 +1,7 @@
 """The Kaggle house-price data: find or download it (SHA-1 checked), validate it, preprocess it.
 
-Where a file is looked for, in order: the `data_dir` you pass, `$KAGGLE_HOUSE_DIR`, the repo's
-`data/` cache, then a download from d2l's mirror into `data/`. A download goes to a temporary
+Where a file is looked for, in order: the `data_dir` you pass, `$KAGGLE_HOUSE_DIR`, on Kaggle
+Notebooks the competition's input folder (train.csv, test.csv), the repo's `data/` cache, then a download from d2l's mirror into `data/`. A download goes to a temporary
 file next to its final name and is renamed only after its SHA-1 matches, so an interrupted or
 corrupt download leaves nothing behind and never replaces a good copy; it has one overall
 deadline and shows a progress bar for large files. Every failure, file-system ones included,
@@ -17,6 +17,7 @@ import hashlib
 import io
 import os
 import time
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -39,6 +40,10 @@ DOWNLOAD_DEADLINE = 300.0   # seconds for a whole file; ~450 KB each, so ~1.5 KB
 READ_TIMEOUT = 30.0         # seconds of silence before a read gives up (bounded by the deadline)
 PROGRESS_MIN_BYTES = 1 << 18  # show a progress bar for downloads of 256 KiB or more
 MAX_DOWNLOAD_BYTES = 4 << 20  # each real file is about 450 KB: a mirror sending more is broken
+# Kaggle Notebooks mount the competition's files read-only here, under the competition's names
+# for d2l's two files (same sizes, 460676 and 451405 bytes; the SHA-1 below is checked there too)
+KAGGLE_INPUT = Path("/kaggle/input") / "house-prices-advanced-regression-techniques"
+KAGGLE_NAMES = {"kaggle_house_pred_train.csv": "train.csv", "kaggle_house_pred_test.csv": "test.csv"}
 
 # name -> (d2l mirror URL, SHA-1): the values d2l's own DATA_HUB registers for these files.
 HOUSE_FILES = {
@@ -173,6 +178,8 @@ def _search_folders(data_dir):
                 raise DataNotFound(f"{label}={folder} is not a folder; fix the path "
                                    f"or leave it unset to use {DATA_DIR}")
             folders.append((label, Path(folder)))
+    if Path(KAGGLE_INPUT).is_dir():  # on Kaggle Notebooks, with the competition's data added
+        folders.append(("Kaggle", Path(KAGGLE_INPUT)))
     folders.append(("cache", Path(DATA_DIR)))
     return folders
 
@@ -290,18 +297,32 @@ def _download_into(fileobj, url, folder):
                            f"{offline}") from err
 
 
+def _kaggle_copy_differs(path, sha1):
+    """Kaggle's mounted copy cannot be replaced: if its bytes differ from d2l's, warn and skip."""
+    with _file_system("read", path, _readable_hint(path)):
+        actual = sha1_of(path)
+    if actual != sha1:
+        warnings.warn(f"{path} has SHA-1 {actual}, not {sha1} (d2l's copy, which the notebooks' "
+                      f"checks were measured on); using data/ or d2l's mirror instead (turn on "
+                      f"the notebook's Internet)", stacklevel=3)
+    return actual != sha1
+
+
 def locate(filename, data_dir=None, download=True):
-    """Path to a verified copy of `filename`: data_dir, $KAGGLE_HOUSE_DIR, data/, then download."""
+    """Path to a verified copy of `filename`: data_dir, $KAGGLE_HOUSE_DIR, Kaggle's input folder,
+    data/, then download."""
     url, sha1 = _registered(filename)
     folders = _search_folders(data_dir)
     for label, folder in folders:
-        path = folder / filename
+        path = folder / (KAGGLE_NAMES[filename] if label == "Kaggle" else filename)
         with _file_system("look for", path, _readable_hint(folder)):
             found = path.is_file()
             in_the_way = not found and path.exists()
         if in_the_way:
             raise DataAccessError(f"{path} exists but is not a regular file (a folder?); "
                                   f"remove or rename it and retry")
+        if found and label == "Kaggle" and _kaggle_copy_differs(path, sha1):
+            continue  # read-only there: say so and look on (data/, then d2l's mirror)
         if found:
             retry = "to download it again" if label == "cache" else "and retry"
             with _file_system("read", path, _readable_hint(path)):
