@@ -195,9 +195,12 @@ def set_source(text):
 
 
 def translate(zh_dir, texts=CHINESE, captions=CAPTIONS, stem="lesson"):
-    """What a translator does: write the Chinese text and captions, then stamp."""
+    """What a translator does: write the Chinese text (of the cells the notebook has) and
+    captions, then stamp."""
+    ids = {c.get("id") for c in read(zh_dir, stem).cells}
     for cell_id, text in texts.items():
-        edit(zh_dir, cell_id, set_source(text), stem)
+        if cell_id in ids:
+            edit(zh_dir, cell_id, set_source(text), stem)
     path = zh_dir / tr.CAPTIONS
     data = json.loads(path.read_text()) if path.exists() else {}
     for name, text in captions.items():

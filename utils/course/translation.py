@@ -295,17 +295,19 @@ class GalleryCaptions:
 
 def _read(path):
     """A notebook whose cells all have ids, none twice: cells are matched across the editions
-    by id. Checked on the file as saved, since nbformat fills nothing in for a 4.4 notebook
-    and renames a duplicated id at random on every read."""
+    by id. Checked on the file as saved, before nbformat reads it: nbformat fills nothing in
+    for a 4.4 notebook and renames a duplicated id at random on every read."""
+    def unreadable(err):
+        reason = str(err).strip().split("\n")[0][:200]
+        return TranslationError(f"{path} cannot be read as a notebook ({reason}); restore it "
+                                "(git checkout) or, for a Chinese one, run sync")
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8-sig"))
-        cells = raw.get("cells") if isinstance(raw, dict) else None
-        ids = [c.get("id") if isinstance(c, dict) else None for c in cells or []]
-        nb = nbformat.reads(json.dumps(raw), as_version=4)
-    except Exception as err:  # not JSON, not a notebook: several exception classes
-        reason = str(err).strip().split("\n")[0][:200]
-        raise TranslationError(f"{path} cannot be read as a notebook ({reason}); restore it "
-                               "(git checkout) or, for a Chinese one, run sync") from None
+    except (OSError, ValueError) as err:
+        raise unreadable(err) from None
+    cells = raw.get("cells") if isinstance(raw, dict) else None
+    ids = [c.get("id") if isinstance(c, dict) else None for c in cells] \
+        if isinstance(cells, list) else []
     missing = [n for n, i in enumerate(ids, 1) if not i]
     if missing:
         raise TranslationError(
@@ -313,13 +315,16 @@ def _read(path):
             "Jupyter and jupytext save notebooks), so they cannot be matched with the other "
             "edition; nothing was written: restore the file (git checkout) and redo the edit "
             "in JupyterLab, which keeps the ids")
-    twice = sorted({i for i in ids if ids.count(i) > 1})
+    twice = sorted({str(i) for i in ids if ids.count(i) > 1})
     if twice:
         raise TranslationError(
             f"{path}: cell id {', '.join(twice)} is used by more than one cell (a cell copied "
             "and pasted); nothing was written: give the copy a new id in the file (or delete "
             "it and insert a new cell in JupyterLab)")
-    return nb
+    try:
+        return nbformat.reads(json.dumps(raw), as_version=4)
+    except Exception as err:  # not a notebook: several exception classes
+        raise unreadable(err) from None
 
 
 def _numbers(numbers, most=8):
