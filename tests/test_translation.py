@@ -656,3 +656,15 @@ def test_drift_on_a_copy_of_the_real_notebooks(tmp_path):
     edit(zh_dir, target.id, set_source("更新后的中文译文（测试用）。"), stem)
     assert tr.stamp(stem, en_dir=en_dir, zh_dir=zh_dir, all_current=True) == ([target.id], [])
     assert drift_problems(en_dir, zh_dir, stem) == []
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_chinese_comments_follow_the_editions_style(stem):
+    """The comments of the Chinese code cells keep the style of its prose (docs/zh/translation.md):
+    the same checker, comment by comment."""
+    from utils.course import zh_style
+
+    found = [f"{cell.get('id')}: {what}" for cell in read(ZH_DIR, stem).cells
+             if cell.cell_type == "code" for comment in tr.comments(cell.source)
+             if tr.HAN.search(comment) for _, what in zh_style.problems(comment)]
+    assert not found, "\n".join(found)
