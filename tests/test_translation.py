@@ -317,23 +317,26 @@ def test_code_may_differ_in_comments_only(edition):
     assert all_problems(en_dir, zh_dir, "lesson") == []
     tr.sync(en_dir, zh_dir)  # keeps the Chinese comments while the code is the same
     assert "# 仓库根目录" in read(zh_dir, "lesson").cells[1].source
-    edit(zh_dir, "setup", set_source(read(zh_dir, "lesson").cells[1].source.replace("x = 1",
-                                                                                     "x = 2")))
+    edited = read(zh_dir, "lesson").cells[1].source.replace("x = 1", "x = 2")
+    edit(zh_dir, "setup", set_source(edited))
     assert code_problems(en_dir, zh_dir, "lesson") == [
         "setup: code differs beyond comments | import sys; sys.path.insert(0, \"..\") # the "
         "repository root..."]
     assert any("lesson setup: code differs" in line for line in tr.status(en_dir, zh_dir))
     report = tr.sync(en_dir, zh_dir)  # the English code comes back, and sync says so
-    assert "English code restored in setup; the Chinese comments it replaced in setup are " \
-           "kept in the cell's metadata (translation.before)" in report[0]
+    assert "English code restored in setup; Chinese comments carried over to the unchanged " \
+           "lines of setup (each cell as it was is kept in its metadata, translation.before)" \
+           in report[0]
     cell = read(zh_dir, "lesson").cells[1]
-    assert cell.source == ENGLISH[1][2] and "x = 2" in cell.metadata[tr.RECORD]["before"]
+    assert cell.source == ENGLISH[1][2].replace("# the repository root", "# 仓库根目录")
+    assert cell.metadata[tr.RECORD]["before"] == edited  # nothing lost
     assert code_problems(en_dir, zh_dir, "lesson") == []
     assert [p.split(" | ")[0] for p in comment_problems(en_dir, zh_dir, "lesson")] == [
-        "setup: new English code came in: the Chinese comments it replaced are in the cell's "
-        "metadata (translation.before); carry them over, then stamp",
-        "setup: English comment left: 'the repository root'"]
-    translate(zh_dir, {"setup": CHINESE["setup"]}, {})  # carried over: stamped, "before" gone
+        "setup: new English code came in: sync carried the Chinese comments over to the lines "
+        "whose code is the same (the cell as it was is in its metadata, translation.before); "
+        "check them, translate what is English, then stamp",
+        "setup: English comment left: 'one'"]
+    translate(zh_dir, {"setup": CHINESE["setup"]}, {})  # checked and completed: stamped
     assert "before" not in read(zh_dir, "lesson").cells[1].metadata[tr.RECORD]
     assert all_problems(en_dir, zh_dir, "lesson") == []
 
@@ -360,33 +363,58 @@ def test_an_english_comment_change_marks_the_chinese_cell_stale(edition, capsys)
     assert all_problems(en_dir, zh_dir, "lesson") == []
 
 
-def test_an_english_code_change_brings_the_code_in_and_keeps_the_chinese_comments(edition):
+def test_an_english_code_change_carries_the_chinese_comments_over_and_asks_for_a_look(edition):
     en_dir, zh_dir = edition
-    edit(en_dir, "knobs", set_source("K = 10  # folds"))
+    new_code = ("import sys; sys.path.insert(0, \"..\")  # the repository root\n"
+                "x = 3  # three\ns = \"# not a comment\"")
+    edit(en_dir, "setup", set_source(new_code))
     assert [p.split(" | ")[0] for p in all_problems(en_dir, zh_dir, "lesson")] == [
-        "code_problems: knobs: code differs beyond comments",
-        "comment_problems: knobs: the English cell changed since its comments were translated"]
+        "code_problems: setup: code differs beyond comments",
+        "comment_problems: setup: the English cell changed since its comments were translated"]
     report = tr.sync(en_dir, zh_dir)
-    assert "English code restored in knobs; the Chinese comments it replaced in knobs are kept" \
-        in report[0]
-    cell = read(zh_dir, "lesson").cells[2]
-    assert cell.source == "K = 10  # folds"  # the code runs as in English; nothing lost:
-    assert cell.metadata[tr.RECORD]["before"] == CHINESE["knobs"]
-    assert tr.status(en_dir, zh_dir)[:2] == [
-        "lesson knobs: the English cell changed since its comments were translated | K = 10 # "
-        "folds",
-        "lesson knobs: new English code came in: the Chinese comments it replaced are in the "
-        "cell's metadata (translation.before); carry them over, then stamp | K = 10 # folds"]
-    with pytest.raises(tr.TranslationError, match="knobs: not stamped, a comment is still "
-                                                  "English: 'folds'"):
-        tr.stamp("lesson", ["knobs"], en_dir, zh_dir)
-    assert tr.stamp("lesson", en_dir=en_dir, zh_dir=zh_dir, all_current=True) == ([], [])
+    assert "English code restored in setup; Chinese comments carried over" in report[0]
+    cell = read(zh_dir, "lesson").cells[1]
+    # the unchanged line keeps its Chinese comment, the changed one has the English comment;
+    # the whole-line comment "# 一个数" belonged to the old line and is in "before"
+    assert cell.source == new_code.replace("# the repository root", "# 仓库根目录")
+    assert cell.metadata[tr.RECORD]["before"] == CHINESE["setup"]
+    assert [p.split(" | ")[0] for p in comment_problems(en_dir, zh_dir, "lesson")][1:] == [
+        "setup: English comment left: 'three'"]
+    with pytest.raises(tr.TranslationError, match="setup: not stamped, a comment is still "
+                                                  "English: 'three'"):
+        tr.stamp("lesson", ["setup"], en_dir, zh_dir)
     tr.sync(en_dir, zh_dir)  # a second sync keeps what the first one kept
-    assert read(zh_dir, "lesson").cells[2].metadata[tr.RECORD]["before"] == CHINESE["knobs"]
-    edit(zh_dir, "knobs", set_source("K = 10  # 折数"))
-    assert tr.stamp("lesson", en_dir=en_dir, zh_dir=zh_dir, all_current=True) == (["knobs"], [])
-    assert "before" not in read(zh_dir, "lesson").cells[2].metadata[tr.RECORD]
+    assert read(zh_dir, "lesson").cells[1].metadata[tr.RECORD]["before"] == CHINESE["setup"]
+    edit(zh_dir, "setup", set_source(cell.source.replace("# three", "# 三")))
+    assert tr.stamp("lesson", en_dir=en_dir, zh_dir=zh_dir, all_current=True) == (["setup"], [])
+    assert "before" not in read(zh_dir, "lesson").cells[1].metadata[tr.RECORD]
     assert all_problems(en_dir, zh_dir, "lesson") == []
+
+
+def test_carried_over_comments_are_stamped_only_after_a_look(edition):
+    """Every line carried over, nothing left in English: still not stamped by --all-current,
+    since the English comment of an unchanged line may have changed too."""
+    en_dir, zh_dir = edition
+    edit(en_dir, "knobs", set_source("K = 5  # folds\nJ = 2"))
+    tr.sync(en_dir, zh_dir)
+    carried = read(zh_dir, "lesson").cells[2].source
+    assert carried == CHINESE["knobs"] + "\nJ = 2" and not tr.english_comments(carried)
+    assert tr.stamp("lesson", en_dir=en_dir, zh_dir=zh_dir, all_current=True) == ([], ["knobs"])
+    assert [p.split(" | ")[0] for p in comment_problems(en_dir, zh_dir, "lesson")] == [
+        "knobs: new English code came in: sync carried the Chinese comments over to the lines "
+        "whose code is the same (the cell as it was is in its metadata, translation.before); "
+        "check them, translate what is English, then stamp"]
+    assert tr.stamp("lesson", ["knobs"], en_dir, zh_dir) == (["knobs"], [])  # looked: by id
+    assert all_problems(en_dir, zh_dir, "lesson") == []
+
+
+def test_carrying_comments_over():
+    old = "a = 1  # 一\n# 说明\nb = 2  # 二\nc = 3"
+    assert tr.carry_comments(old, "a = 1  # one\n# note\nb = 5  # two\nc = 3  # three") == \
+        "a = 1  # 一\n# 说明\nb = 5  # two\nc = 3  # three"
+    assert tr.carry_comments(old, "z = 0\na = 1  # one") == "z = 0\na = 1  # 一"
+    assert tr.carry_comments(old, "a = 1") == "a = 1"  # no English comment: none carried
+    assert tr.carry_comments('x = """a  # 甲\n', "y = 1  # one") == "y = 1  # one"
 
 
 def test_comments_the_english_cell_no_longer_has_are_dropped_and_said(edition):

@@ -14,9 +14,10 @@ the same ids, types and metadata:
   comments records, like a markdown cell, the English cell it was translated from:
   "translation": {"en_sha1": sha1 of the English code cell's source, "zh_sha1": ...}. Any
   English change, to a comment or to the code, makes it stale. `sync` keeps the Chinese cell
-  while the code is the same; when the English code changed it brings the new code in (its
-  English comments) and keeps the Chinese cell as it was under "translation": {"before": ...}
-  until a translator carries the comments over and stamps (`status` names the cell);
+  while the code is the same; when the English code changed it brings the new code in, carries
+  the Chinese comments over to the lines whose code is the same, and keeps the Chinese cell as
+  it was under "translation": {"before": ...} until a translator has checked it and stamped
+  (`status` names the cell; `stamp --all-current` waits for an edit, or stamp it by id);
 - a markdown cell holds Chinese prose and records, in its metadata, what it renders:
   "translation": {"en_sha1": sha1 of the English cell's source (the cell with the same id) when
   it was translated, "zh_sha1": sha1 of this cell's source when it was stamped}. When the English
@@ -35,6 +36,7 @@ nbformat only (the runner imports this for the Chinese gallery).
 """
 import argparse
 import ast
+import difflib
 import hashlib
 import io
 import json
@@ -393,11 +395,13 @@ def comment_problems(en_cell, zh_cell):
         problems.append("comments translated but not stamped"
                         if any(HAN.search(c) for c in zh_words)
                         else "English comments, to translate")
+    elif record.get("before"):
+        problems.append("new English code came in: sync carried the Chinese comments over to "
+                        "the lines whose code is the same (the cell as it was is in its "
+                        f"metadata, {RECORD}.before); check them, translate what is English, "
+                        "then stamp")
     elif record["en_sha1"] != sha1(en_cell.source):
         problems.append("the English cell changed since its comments were translated")
-    if record.get("before"):
-        problems.append("new English code came in: the Chinese comments it replaced are in "
-                        f"the cell's metadata ({RECORD}.before); carry them over, then stamp")
     if left and problems[:1] != ["English comments, to translate"]:
         problems.append(f"English comment left: {first_words(left[0])!r}")
     return problems
@@ -465,6 +469,42 @@ def status(en_dir=EN_DIR, zh_dir=ZH_DIR, stems=()):
     return lines
 
 
+def _comment_lines(source):
+    """[(the line without its comment, the comment or None, the comment's column)] per line;
+    None when the source does not tokenize."""
+    try:
+        found = {t.start[0]: t for t in tokenize.generate_tokens(io.StringIO(source).readline)
+                 if t.type == tokenize.COMMENT}
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return None
+    rows = []
+    for n, line in enumerate(source.split("\n"), 1):
+        token = found.get(n)
+        col = token.start[1] if token else len(line)
+        rows.append((line[:col].rstrip() or line[:col], token.string if token else None, col))
+    return rows
+
+
+def carry_comments(old_zh, new_en):
+    """new_en with the Chinese comments of old_zh on the lines whose code did not change (a
+    whole-line comment counts as a line of its own, matched in sequence); the other lines keep
+    the English comments. new_en itself when either does not tokenize."""
+    old, new = _comment_lines(old_zh), _comment_lines(new_en)
+    if old is None or new is None:
+        return new_en
+    lines = new_en.split("\n")
+    matcher = difflib.SequenceMatcher(None, [r[0] for r in old], [r[0] for r in new],
+                                      autojunk=False)
+    for block in matcher.get_matching_blocks():
+        for k in range(block.size):
+            (_, zh_comment, _), (_, en_comment, col) = old[block.a + k], new[block.b + k]
+            if zh_comment and en_comment and HAN.search(zh_comment):
+                n = block.b + k
+                lines[n] = lines[n][:col] + zh_comment
+    carried = "\n".join(lines)
+    return carried if same_code(carried, new_en) else new_en
+
+
 def _code_cell(en_cell, zh_cell, cell, notes):
     """The synced Chinese code cell: `cell` (a copy of the English one) with what the Chinese
     cell had that must not be lost."""
@@ -483,19 +523,22 @@ def _code_cell(en_cell, zh_cell, cell, notes):
             notes["uncommented"].append(en_cell.get("id"))
         return
     if translated:
-        record["before"] = zh_cell.source
+        cell.source = carry_comments(zh_cell.source, en_cell.source)
+        record.setdefault("before", zh_cell.source)  # the last translation a person wrote
+    if record.get("before"):
+        record["zh_sha1"] = sha1(cell.source)  # what sync wrote: stamp --all-current waits
+        notes["before"].append(en_cell.get("id"))  # for a person to look at it
     if record:
         cell.metadata[RECORD] = record
-    if record.get("before"):
-        notes["before"].append(en_cell.get("id"))
 
 
 def sync(en_dir=EN_DIR, zh_dir=ZH_DIR, stems=()):
     """Bring notebooks/zh/ in line with the English cells; returns one line per notebook.
 
     A code cell keeps its Chinese comments while its code equals the English code (stale if
-    the English comments changed); when the code changed, the English code comes in and the
-    Chinese cell is kept in its record ("before") and named. A markdown cell with a
+    the English comments changed); when the code changed, the English code comes in with the
+    Chinese comments carried over to its unchanged lines, the Chinese cell as it was is kept in
+    its record ("before"), and the report names the cell. A markdown cell with a
     translation record, or with Chinese text not yet stamped, is kept as it is; new English
     cells come in as English text with no record; cells the English notebook dropped are
     dropped. captions.json gets an entry for every figure the code saves ("zh": "" until
@@ -542,9 +585,9 @@ def sync(en_dir=EN_DIR, zh_dir=ZH_DIR, stems=()):
             f"{new} new in English"
             + (f", English code restored in {', '.join(notes['restored'])}"
                if notes["restored"] else "")
-            + (f"; the Chinese comments it replaced in {', '.join(notes['before'])} are kept in "
-               f"the cell's metadata ({RECORD}.before): carry them over, then stamp"
-               if notes["before"] else "")
+            + (f"; Chinese comments carried over to the unchanged lines of "
+               f"{', '.join(notes['before'])} (each cell as it was is kept in its metadata, "
+               f"{RECORD}.before): check them, then stamp" if notes["before"] else "")
             + (f"; Chinese comments dropped in {', '.join(notes['uncommented'])}: the English "
                "cell has no comments now" if notes["uncommented"] else "")
             + (f", dropped {', '.join(dropped)}" if dropped else ""))
@@ -621,8 +664,8 @@ def stamp(stem, ids=(), en_dir=EN_DIR, zh_dir=ZH_DIR, all_current=False):
         record = record if isinstance(record, dict) else {}
         translatable, untranslated = _stamp_state(en_cell, cell)
         if all_current:
-            if not translatable or untranslated or not (record.get("before") or _needs_stamp(
-                    record, en_cell.source, cell.source, left, cell.get("id"))):
+            if not translatable or untranslated or not _needs_stamp(
+                    record, en_cell.source, cell.source, left, cell.get("id")):
                 continue
         elif cell.get("id") not in ids:
             continue
