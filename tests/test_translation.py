@@ -81,6 +81,16 @@ def drift_problems(en_dir, zh_dir, stem):
     return problems
 
 
+def comment_problems(en_dir, zh_dir, stem):
+    """Every code cell whose English has comments has Chinese comments, stamped with the
+    English cell's current hash (any change to the English cell, comment or code, is drift)."""
+    zh = {c.get("id"): c for c in read(zh_dir, stem).cells}
+    return [f"{cell.id}: {problem} | {tr.first_words(cell.source)}"
+            for cell in read(en_dir, stem).cells
+            if cell.cell_type == "code" and cell.id in zh and zh[cell.id].cell_type == "code"
+            for problem in tr.comment_problems(cell, zh[cell.id])]
+
+
 def prose_problems(en_dir, zh_dir, stem):
     """Chinese prose: no English paragraph left in a translated cell, and Han characters make up
     most of the prose letters of the notebook (English terms in parentheses stay possible)."""
@@ -108,7 +118,8 @@ def caption_problems(en_dir, zh_dir, stem):
     return tr.caption_problems(stem, read(en_dir, stem), tr.read_captions(zh_dir))
 
 
-CHECKS = [structure_problems, code_problems, drift_problems, prose_problems, caption_problems]
+CHECKS = [structure_problems, code_problems, drift_problems, comment_problems, prose_problems,
+          caption_problems]
 
 
 def all_problems(en_dir, zh_dir, stem):
@@ -150,6 +161,9 @@ ENGLISH = [  # (id, type, source, metadata)
     ("check", "code", "assert x == 1", {"tags": ["check"], "jupyter": {"source_hidden": True}}),
 ]
 CHINESE = {
+    "setup": "import sys; sys.path.insert(0, \"..\")  # 仓库根目录\n# 一个数\nx = 1\n"
+             "s = \"# not a comment\"",
+    "knobs": "K = 5  # 折数",
     "title": "# 小小的一课\n\n深层网络里许多小于 1 的因子连乘，梯度就会衰减（vanishing）。",
     "further": "## 深入一步\n\n同样的连乘也解释了权重较大时梯度为什么会爆炸（exploding）。",
 }
@@ -181,9 +195,12 @@ def set_source(text):
 
 
 def translate(zh_dir, texts=CHINESE, captions=CAPTIONS, stem="lesson"):
-    """What a translator does: write the Chinese text and captions, then stamp."""
+    """What a translator does: write the Chinese text (of the cells the notebook has) and
+    captions, then stamp."""
+    ids = {c.get("id") for c in read(zh_dir, stem).cells}
     for cell_id, text in texts.items():
-        edit(zh_dir, cell_id, set_source(text), stem)
+        if cell_id in ids:
+            edit(zh_dir, cell_id, set_source(text), stem)
     path = zh_dir / tr.CAPTIONS
     data = json.loads(path.read_text()) if path.exists() else {}
     for name, text in captions.items():
@@ -199,7 +216,7 @@ def edition(tmp_path):
     write_english(en_dir)
     tr.sync(en_dir, zh_dir)
     done, left = translate(zh_dir)
-    assert sorted(done) == ["further", "loss", "math", "title"] and not left
+    assert sorted(done) == ["further", "knobs", "loss", "math", "setup", "title"] and not left
     return en_dir, zh_dir
 
 
@@ -225,6 +242,9 @@ def test_sync_copies_the_english_notebook_and_status_lists_the_work(tmp_path, ca
     assert lines == [
         "lesson title: English text, to translate | # Tiny lesson Gradients vanish when many "
         "small...",
+        "lesson setup: English comments, to translate | import sys; sys.path.insert(0, \"..\") # "
+        "the repository root...",
+        "lesson knobs: English comments, to translate | K = 5 # folds",
         "lesson math: English text, to translate | $$\\prod_{l=1}^{L} W_l$$",
         "lesson further: English text, to translate | ## Going further The same product "
         "explains why...",
@@ -297,16 +317,135 @@ def test_code_may_differ_in_comments_only(edition):
     assert all_problems(en_dir, zh_dir, "lesson") == []
     tr.sync(en_dir, zh_dir)  # keeps the Chinese comments while the code is the same
     assert "# 仓库根目录" in read(zh_dir, "lesson").cells[1].source
-    edit(zh_dir, "setup", set_source(read(zh_dir, "lesson").cells[1].source.replace("x = 1",
-                                                                                     "x = 2")))
+    edited = read(zh_dir, "lesson").cells[1].source.replace("x = 1", "x = 2")
+    edit(zh_dir, "setup", set_source(edited))
     assert code_problems(en_dir, zh_dir, "lesson") == [
         "setup: code differs beyond comments | import sys; sys.path.insert(0, \"..\") # the "
         "repository root..."]
     assert any("lesson setup: code differs" in line for line in tr.status(en_dir, zh_dir))
     report = tr.sync(en_dir, zh_dir)  # the English code comes back, and sync says so
-    assert "English code restored in setup" in report[0]
-    assert read(zh_dir, "lesson").cells[1].source == ENGLISH[1][2]
+    assert "English code restored in setup; Chinese comments carried over to the unchanged " \
+           "lines of setup (each cell as it was is kept in its metadata, translation.before)" \
+           in report[0]
+    cell = read(zh_dir, "lesson").cells[1]
+    assert cell.source == ENGLISH[1][2].replace("# the repository root", "# 仓库根目录")
+    assert cell.metadata[tr.RECORD]["before"] == edited  # nothing lost
+    assert code_problems(en_dir, zh_dir, "lesson") == []
+    assert [p.split(" | ")[0] for p in comment_problems(en_dir, zh_dir, "lesson")] == [
+        "setup: new English code came in: sync carried the Chinese comments over to the lines "
+        "whose code is the same (the cell as it was is in its metadata, translation.before); "
+        "check them, translate what is English, then stamp",
+        "setup: English comment left: 'one'"]
+    translate(zh_dir, {"setup": CHINESE["setup"]}, {})  # checked and completed: stamped
+    assert "before" not in read(zh_dir, "lesson").cells[1].metadata[tr.RECORD]
     assert all_problems(en_dir, zh_dir, "lesson") == []
+
+
+def test_an_english_comment_change_marks_the_chinese_cell_stale(edition, capsys):
+    """The lost warning of notebook 1's cell-04: the English comment gained a clause, the
+    Chinese copy did not; now `status` names the cell until its comment is redone."""
+    en_dir, zh_dir = edition
+    edit(en_dir, "knobs", set_source("K = 5  # folds (more folds, slower runs)"))
+    assert comment_problems(en_dir, zh_dir, "lesson") == [
+        "knobs: the English cell changed since its comments were translated | K = 5 # folds "
+        "(more folds, slower..."]
+    assert any(line.startswith("lesson knobs: the English cell changed since its comments")
+               for line in tr.status(en_dir, zh_dir))
+    tr.sync(en_dir, zh_dir)  # the code is the same: the Chinese comment stays, still stale
+    assert read(zh_dir, "lesson").cells[2].source == CHINESE["knobs"]
+    assert len(comment_problems(en_dir, zh_dir, "lesson")) == 1
+    # nobody touched the Chinese comment: --all-current leaves it for a person
+    assert tr.stamp("lesson", en_dir=en_dir, zh_dir=zh_dir, all_current=True) == ([], ["knobs"])
+    edit(zh_dir, "knobs", set_source("K = 5  # 折数（折数越多，运行越慢）"))
+    assert tr.main(["--en-dir", str(en_dir), "--zh-dir", str(zh_dir), "stamp", "--all-current"]) \
+        == 0
+    assert "lesson: stamped knobs" in capsys.readouterr().out
+    assert all_problems(en_dir, zh_dir, "lesson") == []
+
+
+def test_an_english_code_change_carries_the_chinese_comments_over_and_asks_for_a_look(edition):
+    en_dir, zh_dir = edition
+    new_code = ("import sys; sys.path.insert(0, \"..\")  # the repository root\n"
+                "x = 3  # three\ns = \"# not a comment\"")
+    edit(en_dir, "setup", set_source(new_code))
+    assert [p.split(" | ")[0] for p in all_problems(en_dir, zh_dir, "lesson")] == [
+        "code_problems: setup: code differs beyond comments",
+        "comment_problems: setup: the English cell changed since its comments were translated"]
+    report = tr.sync(en_dir, zh_dir)
+    assert "English code restored in setup; Chinese comments carried over" in report[0]
+    cell = read(zh_dir, "lesson").cells[1]
+    # the unchanged line keeps its Chinese comment, the changed one has the English comment;
+    # the whole-line comment "# 一个数" belonged to the old line and is in "before"
+    assert cell.source == new_code.replace("# the repository root", "# 仓库根目录")
+    assert cell.metadata[tr.RECORD]["before"] == CHINESE["setup"]
+    assert [p.split(" | ")[0] for p in comment_problems(en_dir, zh_dir, "lesson")][1:] == [
+        "setup: English comment left: 'three'"]
+    with pytest.raises(tr.TranslationError, match="setup: not stamped, a comment is still "
+                                                  "English: 'three'"):
+        tr.stamp("lesson", ["setup"], en_dir, zh_dir)
+    tr.sync(en_dir, zh_dir)  # a second sync keeps what the first one kept
+    assert read(zh_dir, "lesson").cells[1].metadata[tr.RECORD]["before"] == CHINESE["setup"]
+    edit(zh_dir, "setup", set_source(cell.source.replace("# three", "# 三")))
+    assert tr.stamp("lesson", en_dir=en_dir, zh_dir=zh_dir, all_current=True) == (["setup"], [])
+    assert "before" not in read(zh_dir, "lesson").cells[1].metadata[tr.RECORD]
+    assert all_problems(en_dir, zh_dir, "lesson") == []
+
+
+def test_carried_over_comments_are_stamped_only_after_a_look(edition):
+    """Every line carried over, nothing left in English: still not stamped by --all-current,
+    since the English comment of an unchanged line may have changed too."""
+    en_dir, zh_dir = edition
+    edit(en_dir, "knobs", set_source("K = 5  # folds\nJ = 2"))
+    tr.sync(en_dir, zh_dir)
+    carried = read(zh_dir, "lesson").cells[2].source
+    assert carried == CHINESE["knobs"] + "\nJ = 2" and not tr.english_comments(carried)
+    assert tr.stamp("lesson", en_dir=en_dir, zh_dir=zh_dir, all_current=True) == ([], ["knobs"])
+    assert [p.split(" | ")[0] for p in comment_problems(en_dir, zh_dir, "lesson")] == [
+        "knobs: new English code came in: sync carried the Chinese comments over to the lines "
+        "whose code is the same (the cell as it was is in its metadata, translation.before); "
+        "check them, translate what is English, then stamp"]
+    assert tr.stamp("lesson", ["knobs"], en_dir, zh_dir) == (["knobs"], [])  # looked: by id
+    assert all_problems(en_dir, zh_dir, "lesson") == []
+
+
+def test_carrying_comments_over():
+    old = "a = 1  # 一\n# 说明\nb = 2  # 二\nc = 3"
+    assert tr.carry_comments(old, "a = 1  # one\n# note\nb = 5  # two\nc = 3  # three") == \
+        "a = 1  # 一\n# 说明\nb = 5  # two\nc = 3  # three"
+    assert tr.carry_comments(old, "z = 0\na = 1  # one") == "z = 0\na = 1  # 一"
+    assert tr.carry_comments(old, "a = 1") == "a = 1"  # no English comment: none carried
+    assert tr.carry_comments('x = """a  # 甲\n', "y = 1  # one") == "y = 1  # one"
+
+
+def test_comments_the_english_cell_no_longer_has_are_dropped_and_said(edition):
+    en_dir, zh_dir = edition
+    edit(en_dir, "knobs", set_source("K = 10"))
+    report = tr.sync(en_dir, zh_dir)
+    assert "Chinese comments dropped in knobs: the English cell has no comments now" in report[0]
+    assert read(zh_dir, "lesson").cells[2].source == "K = 10"
+    assert all_problems(en_dir, zh_dir, "lesson") == []
+    edit(en_dir, "knobs", set_source("K = 10  # folds"))  # a comment arrives: to translate
+    tr.sync(en_dir, zh_dir)
+    assert [p.split(" | ")[0] for p in comment_problems(en_dir, zh_dir, "lesson")] == [
+        "knobs: English comments, to translate"]
+
+
+def test_a_code_cell_is_stamped_only_with_its_code_and_chinese_comments(edition):
+    en_dir, zh_dir = edition
+    edit(zh_dir, "knobs", set_source("K = 6  # 折数"))
+    with pytest.raises(tr.TranslationError, match="knobs: not stamped, its code differs from the "
+                                                  "English cell; run sync"):
+        tr.stamp("lesson", ["knobs"], en_dir, zh_dir)
+    edit(zh_dir, "knobs", set_source("K = 5  # 折数\n# one more English remark"))
+    assert [p.split(" | ")[0] for p in comment_problems(en_dir, zh_dir, "lesson")] == [
+        "knobs: English comment left: 'one more English remark'"]
+    assert tr.stamp("lesson", en_dir=en_dir, zh_dir=zh_dir, all_current=True) == ([], [])
+    # code that was commented out is not prose to translate
+    assert tr.prose_comments("# df.median()\n# flagged = cv(x)\nx = 1  # Dense(20)") == []
+    assert tr.english_comments("# not underflowed\n# shape (n, 1)\n# 形状") == \
+        ["not underflowed", "shape (n, 1)"]
+    assert tr.comments("%time f()  # 计时\n") == ["计时"]
+    assert tr.comments("!pip install x  # 安装\n# 整行\n") in (["安装", "整行"], ["整行"])
 
 
 def test_a_string_is_not_a_comment():
@@ -445,11 +584,12 @@ def test_a_copy_of_the_real_english_notebooks_syncs_and_lists_every_cell(tmp_pat
         assert structure_problems(en_dir, en_dir / "zh", stem) == []
         assert code_problems(en_dir, en_dir / "zh", stem) == []
         en = read(en_dir, stem)
-        markdown = [c.id for c in en.cells if c.cell_type == "markdown"]
+        to_translate = [c.id for c in en.cells if c.cell_type == "markdown"
+                        or tr.prose_comments(c.source)]
         figures, problems = tr.figure_captions(en)
         assert not problems and figures, f"{stem}: {problems}"
         named = [line.split(":")[0] for line in lines if line.startswith(f"{stem} ")]
-        assert named == [f"{stem} {i}" for i in markdown] + \
+        assert named == [f"{stem} {i}" for i in to_translate] + \
             [f"{stem} figure {name}" for name in figures]
 
 
@@ -544,3 +684,15 @@ def test_drift_on_a_copy_of_the_real_notebooks(tmp_path):
     edit(zh_dir, target.id, set_source("更新后的中文译文（测试用）。"), stem)
     assert tr.stamp(stem, en_dir=en_dir, zh_dir=zh_dir, all_current=True) == ([target.id], [])
     assert drift_problems(en_dir, zh_dir, stem) == []
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_chinese_comments_follow_the_editions_style(stem):
+    """The comments of the Chinese code cells keep the style of its prose (docs/zh/translation.md):
+    the same checker, comment by comment."""
+    from utils.course import zh_style
+
+    found = [f"{cell.get('id')}: {what}" for cell in read(ZH_DIR, stem).cells
+             if cell.cell_type == "code" for comment in tr.comments(cell.source)
+             if tr.HAN.search(comment) for _, what in zh_style.problems(comment)]
+    assert not found, "\n".join(found)

@@ -10,7 +10,14 @@
 The format. notebooks/zh/<stem>.ipynb holds the English notebook's cells in the same order, with
 the same ids, types and metadata:
 - a code cell is the English code cell; only comments may differ (compared as token streams
-  without comments and blank lines);
+  without comments and blank lines). Its comments are Chinese, and a cell whose English has
+  comments records, like a markdown cell, the English cell it was translated from:
+  "translation": {"en_sha1": sha1 of the English code cell's source, "zh_sha1": ...}. Any
+  English change, to a comment or to the code, makes it stale. `sync` keeps the Chinese cell
+  while the code is the same; when the English code changed it brings the new code in, carries
+  the Chinese comments over to the lines whose code is the same, and keeps the Chinese cell as
+  it was under "translation": {"before": ...} until a translator has checked it and stamped
+  (`status` names the cell; `stamp --all-current` waits for an edit, or stamp it by id);
 - a markdown cell holds Chinese prose and records, in its metadata, what it renders:
   "translation": {"en_sha1": sha1 of the English cell's source (the cell with the same id) when
   it was translated, "zh_sha1": sha1 of this cell's source when it was stamped}. When the English
@@ -25,21 +32,22 @@ the same ids, types and metadata:
   to read (an entry `sync` adds has "zh": "", to be written); the record is en_sha1.
 
 English notebooks are the source; nothing here ever changes them. Standard library,
-nbformat and utils.course.exports only (the runner imports this for the Chinese gallery).
+nbformat only (the runner imports this for the Chinese gallery).
 """
 import argparse
 import ast
+import difflib
 import hashlib
 import io
 import json
+import os
 import re
 import sys
+import tempfile
 import tokenize
 from pathlib import Path
 
 import nbformat
-
-from utils.course.exports import replace_text
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EN_DIR = REPO_ROOT / "notebooks"
@@ -56,6 +64,7 @@ NOT_PROSE = [re.compile(p, re.S) for p in (
     r"```.*?```", r"\$\$.*?\$\$", r"(?<!\\)\$[^$\n]+\$", r"`[^`\n]*`", r"<[^>\n]+>",
     r"&[a-z]+;", r"\]\([^)\s]*\)", r"https?://\S+")]
 FIELD = re.compile(r"\{([^{}]+)\}")
+COMMENTED_CODE = re.compile(r"[A-Za-z_][\w.]*(\s*=|[.(\[])")
 
 
 class TranslationError(Exception):
@@ -84,6 +93,40 @@ def same_code(a, b):
     character."""
     ta, tb = code_tokens(a), code_tokens(b)
     return a == b if ta is None or tb is None else ta == tb
+
+
+def comments(source):
+    """The text of each comment of a code cell, without its '#'. Source that does not
+    tokenize (IPython syntax): its whole-line comments."""
+    try:
+        return [t.string[1:].strip() for t in tokenize.generate_tokens(
+            io.StringIO(source).readline) if t.type == tokenize.COMMENT]
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return [line.strip()[1:].strip() for line in source.splitlines()
+                if line.strip().startswith("#")]
+
+
+def _is_code(text):
+    """A commented-out statement (`# flagged = cv(...)`, `# df.median()`) is code, not prose
+    to translate: it parses, and a name is followed by `=`, `.`, `(` or `[`."""
+    if not COMMENTED_CODE.match(text):
+        return False
+    try:
+        ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def prose_comments(source):
+    """The comments a translator translates: words, not code that was commented out."""
+    return [c for c in comments(source)
+            if HAN.search(c) or (LATIN_WORD.search(prose(c)) and not _is_code(c))]
+
+
+def english_comments(source):
+    """Comments still in English: a word and no Chinese."""
+    return [c for c in prose_comments(source) if not HAN.search(c)]
 
 
 def prose(text):
@@ -198,11 +241,17 @@ def fill_caption(zh, template, shown):
 
 
 def read_captions(zh_dir):
+    """notebooks/zh/captions.json, or {} when there is none. A UTF-8 byte-order mark (what
+    Windows Notepad writes) is accepted here, so by the tool and the gallery alike: the JSON is
+    the same with or without it; the next write drops it."""
     path = Path(zh_dir) / CAPTIONS
     if not path.exists():
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as err:
+        raise TranslationError(f"{path} is not UTF-8 (byte {err.start}); save it as UTF-8") \
+            from None
     except ValueError as err:
         raise TranslationError(f"{path} is not valid JSON ({err}); fix it") from None
     if not isinstance(data, dict):
@@ -212,14 +261,19 @@ def read_captions(zh_dir):
 
 class GalleryCaptions:
     """caption(stem, figures.json entry) for the Chinese gallery: the Chinese caption when it
-    was stamped against the English caption in the code, else the English one."""
+    was stamped against the English caption in the code, else the English one. The rule for
+    captions.json is the tool's (read_captions): what the tool refuses, the gallery does not
+    use either, and says so in one line (`problem`, printed to stderr) instead of silently."""
 
-    def __init__(self, zh_dir):
+    def __init__(self, zh_dir, log=None):
         self.zh_dir = Path(zh_dir)
+        self.problem = ""
         try:
             self.captions = read_captions(zh_dir)
-        except TranslationError:
-            self.captions = {}  # status and the tests say so; the gallery shows English
+        except TranslationError as err:
+            self.captions = {}
+            self.problem = f"{err}; the gallery shows the English captions"
+            (log or (lambda line: print(line, file=sys.stderr)))(self.problem)
         self.templates = {}
 
     def __call__(self, stem, entry):
@@ -230,7 +284,8 @@ class GalleryCaptions:
             except Exception:  # a notebook that is gone or broken: English captions
                 self.templates[stem] = {}
         template = self.templates[stem].get(entry["name"])
-        record = self.captions.get(stem, {}).get(entry["name"], {})
+        ours = self.captions.get(stem)
+        record = ours.get(entry["name"]) if isinstance(ours, dict) else None
         if template is None or not isinstance(record, dict) \
                 or record.get("en_sha1") != sha1(template) or not isinstance(record.get("zh"), str) \
                 or not record["zh"].strip():
@@ -241,17 +296,41 @@ class GalleryCaptions:
 # ----- the notebooks --------------------------------------------------------------------------
 
 def _read(path):
-    try:
-        return nbformat.read(path, as_version=4)
-    except Exception as err:  # not JSON, not a notebook: several exception classes
+    """A notebook whose cells all have ids, none twice: cells are matched across the editions
+    by id. Checked on the file as saved, before nbformat reads it: nbformat fills nothing in
+    for a 4.4 notebook and renames a duplicated id at random on every read."""
+    def unreadable(err):
         reason = str(err).strip().split("\n")[0][:200]
-        raise TranslationError(f"{path} cannot be read as a notebook ({reason}); restore it "
-                               "(git checkout) or, for a Chinese one, run sync") from None
+        return TranslationError(f"{path} cannot be read as a notebook ({reason}); restore it "
+                                "(git checkout) or, for a Chinese one, run sync")
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError) as err:
+        raise unreadable(err) from None
+    cells = raw.get("cells") if isinstance(raw, dict) else None
+    ids = [c.get("id") if isinstance(c, dict) else None for c in cells] \
+        if isinstance(cells, list) else []
+    missing = [n for n, i in enumerate(ids, 1) if not i]
+    if missing:
+        raise TranslationError(
+            f"{path}: cells {_numbers(missing)} have no id (nbformat 4.4, as Colab, older "
+            "Jupyter and jupytext save notebooks), so they cannot be matched with the other "
+            "edition; nothing was written: restore the file (git checkout) and redo the edit "
+            "in JupyterLab, which keeps the ids")
+    twice = sorted({str(i) for i in ids if ids.count(i) > 1})
+    if twice:
+        raise TranslationError(
+            f"{path}: cell id {', '.join(twice)} is used by more than one cell (a cell copied "
+            "and pasted); nothing was written: give the copy a new id in the file (or delete "
+            "it and insert a new cell in JupyterLab)")
+    try:
+        return nbformat.reads(json.dumps(raw), as_version=4)
+    except Exception as err:  # not a notebook: several exception classes
+        raise unreadable(err) from None
 
 
-def _write(nb, path):
-    """Atomically: an interrupted sync never leaves half a notebook (nor a temp file)."""
-    replace_text(path, nbformat.writes(nb) + "\n")
+def _numbers(numbers, most=8):
+    return ", ".join(map(str, numbers[:most])) + (" ..." if len(numbers) > most else "")
 
 
 def _meta(cell):
@@ -259,11 +338,19 @@ def _meta(cell):
 
 
 def _stems(en_dir, stems):
-    available = sorted(p.stem for p in Path(en_dir).glob("*.ipynb"))
+    """The notebooks to work on: those named, or all in en_dir; dot-files (macOS `._x.ipynb`,
+    editors' `.~x.ipynb`) are not notebooks."""
+    if not Path(en_dir).is_dir():
+        raise TranslationError(f"no folder {en_dir} (the English notebooks, --en-dir); "
+                               "check the path")
+    available = sorted(p.stem for p in Path(en_dir).glob("*.ipynb")
+                       if not p.name.startswith(".") and p.is_file())
+    if not available:
+        raise TranslationError(f"no English notebook (*.ipynb) in {en_dir}; check --en-dir")
     unknown = [s for s in stems if s not in available]
     if unknown:
         raise TranslationError(f"no English notebook {', '.join(unknown)} in {en_dir}; choose "
-                               f"from: {', '.join(available) or 'none'}")
+                               f"from: {', '.join(available)}")
     return list(stems) or available
 
 
@@ -279,7 +366,7 @@ def cell_problems(en_cell, zh_cell):
             problems.append("code differs from the English cell beyond comments")
         if zh_cell.get("outputs") or zh_cell.get("execution_count") is not None:
             problems.append("stored with outputs; clear them")
-        return problems
+        return problems + comment_problems(en_cell, zh_cell)
     if en_cell.cell_type != "markdown":
         return problems
     record = zh_cell.metadata.get(RECORD)
@@ -291,6 +378,32 @@ def cell_problems(en_cell, zh_cell):
     if isinstance(record, dict) and not is_chinese(zh_cell.source):
         left = english_left(zh_cell.source)
         problems.append(f"English left: {first_words(left)!r}" if left else "no Chinese text")
+    return problems
+
+
+def comment_problems(en_cell, zh_cell):
+    """What a translator must do about the comments of one Chinese code cell. A cell whose
+    English and Chinese have no comments to translate needs nothing, record or not."""
+    en_words, zh_words = prose_comments(en_cell.source), prose_comments(zh_cell.source)
+    if not en_words and not zh_words:
+        return []
+    record = zh_cell.metadata.get(RECORD)
+    record = record if isinstance(record, dict) else {}
+    left = english_comments(zh_cell.source)
+    problems = []
+    if not record.get("en_sha1"):
+        problems.append("comments translated but not stamped"
+                        if any(HAN.search(c) for c in zh_words)
+                        else "English comments, to translate")
+    elif record.get("before"):
+        problems.append("new English code came in: sync carried the Chinese comments over to "
+                        "the lines whose code is the same (the cell as it was is in its "
+                        f"metadata, {RECORD}.before); check them, translate what is English, "
+                        "then stamp")
+    elif record["en_sha1"] != sha1(en_cell.source):
+        problems.append("the English cell changed since its comments were translated")
+    if left and problems[:1] != ["English comments, to translate"]:
+        problems.append(f"English comment left: {first_words(left[0])!r}")
     return problems
 
 
@@ -356,37 +469,100 @@ def status(en_dir=EN_DIR, zh_dir=ZH_DIR, stems=()):
     return lines
 
 
+def _comment_lines(source):
+    """[(the line without its comment, the comment or None, the comment's column)] per line;
+    None when the source does not tokenize."""
+    try:
+        found = {t.start[0]: t for t in tokenize.generate_tokens(io.StringIO(source).readline)
+                 if t.type == tokenize.COMMENT}
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return None
+    rows = []
+    for n, line in enumerate(source.split("\n"), 1):
+        token = found.get(n)
+        col = token.start[1] if token else len(line)
+        rows.append((line[:col].rstrip() or line[:col], token.string if token else None, col))
+    return rows
+
+
+def carry_comments(old_zh, new_en):
+    """new_en with the Chinese comments of old_zh on the lines whose code did not change (a
+    whole-line comment counts as a line of its own, matched in sequence); the other lines keep
+    the English comments. new_en itself when either does not tokenize."""
+    old, new = _comment_lines(old_zh), _comment_lines(new_en)
+    if old is None or new is None:
+        return new_en
+    lines = new_en.split("\n")
+    matcher = difflib.SequenceMatcher(None, [r[0] for r in old], [r[0] for r in new],
+                                      autojunk=False)
+    for block in matcher.get_matching_blocks():
+        for k in range(block.size):
+            (_, zh_comment, _), (_, en_comment, col) = old[block.a + k], new[block.b + k]
+            if zh_comment and en_comment and HAN.search(zh_comment):
+                n = block.b + k
+                lines[n] = lines[n][:col] + zh_comment
+    carried = "\n".join(lines)
+    return carried if same_code(carried, new_en) else new_en
+
+
+def _code_cell(en_cell, zh_cell, cell, notes):
+    """The synced Chinese code cell: `cell` (a copy of the English one) with what the Chinese
+    cell had that must not be lost."""
+    record = zh_cell.metadata.get(RECORD)
+    translated = any(HAN.search(c) for c in comments(zh_cell.source))
+    if same_code(en_cell.source, zh_cell.source):
+        if translated or record:  # the Chinese comments stay; a record says if they are stale
+            cell.source = zh_cell.source
+            if record is not None:
+                cell.metadata[RECORD] = record
+        return
+    notes["restored"].append(en_cell.get("id"))
+    record = dict(record) if isinstance(record, dict) else {}
+    if not prose_comments(en_cell.source):
+        if translated or record.get("before"):
+            notes["uncommented"].append(en_cell.get("id"))
+        return
+    if translated:
+        cell.source = carry_comments(zh_cell.source, en_cell.source)
+        record.setdefault("before", zh_cell.source)  # the last translation a person wrote
+    if record.get("before"):
+        record["zh_sha1"] = sha1(cell.source)  # what sync wrote: stamp --all-current waits
+        notes["before"].append(en_cell.get("id"))  # for a person to look at it
+    if record:
+        cell.metadata[RECORD] = record
+
+
 def sync(en_dir=EN_DIR, zh_dir=ZH_DIR, stems=()):
     """Bring notebooks/zh/ in line with the English cells; returns one line per notebook.
 
-    Code cells are copied (a Chinese cell's comments are kept while its code equals the English
-    code); a markdown cell with a translation record, or with Chinese text not yet stamped, is
-    kept as it is; new English cells come in as English text with no record; cells the English
-    notebook dropped are dropped. captions.json gets an entry for every figure the code saves
-    ("zh": "" until written; "en" refreshed), and loses those of figures no longer saved.
+    A code cell keeps its Chinese comments while its code equals the English code (stale if
+    the English comments changed); when the code changed, the English code comes in with the
+    Chinese comments carried over to its unchanged lines, the Chinese cell as it was is kept in
+    its record ("before"), and the report names the cell. A markdown cell with a
+    translation record, or with Chinese text not yet stamped, is kept as it is; new English
+    cells come in as English text with no record; cells the English notebook dropped are
+    dropped. captions.json gets an entry for every figure the code saves ("zh": "" until
+    written; "en" refreshed), and loses those of figures no longer saved. Every notebook and
+    captions.json is read and checked before anything is written, and all are written or none.
     Afterwards `status` lists what a translator has to do.
     """
-    Path(zh_dir).mkdir(parents=True, exist_ok=True)
-    report, captions = [], read_captions(zh_dir)
+    captions = read_captions(zh_dir)
+    report, files = [], {}
     for stem in _stems(en_dir, stems):
         en = _read(Path(en_dir) / f"{stem}.ipynb")
-        missing_ids = [n for n, c in enumerate(en.cells, 1) if not c.get("id")]
-        if missing_ids:
-            raise TranslationError(f"{stem}: cells {missing_ids} have no id; save the English "
-                                   "notebook with nbformat 4.5 or later (JupyterLab does)")
         zh_path = Path(zh_dir) / f"{stem}.ipynb"
         old = {c.get("id"): c for c in _read(zh_path).cells} if zh_path.exists() else {}
-        cells, new, kept, restored = [], 0, 0, []
+        ours = _caption_entries(captions, stem, zh_dir)
+        cells, new, kept = [], 0, 0
+        notes = {"restored": [], "before": [], "uncommented": []}
         for en_cell in en.cells:
             cell = nbformat.from_dict(json.loads(json.dumps(en_cell)))
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
             zh_cell = old.get(en_cell.get("id"))
             if zh_cell is not None and zh_cell.cell_type == en_cell.cell_type:
-                if en_cell.cell_type == "code" and same_code(en_cell.source, zh_cell.source):
-                    cell.source = zh_cell.source
-                elif en_cell.cell_type == "code":
-                    restored.append(en_cell.get("id"))
+                if en_cell.cell_type == "code":
+                    _code_cell(en_cell, zh_cell, cell, notes)
                 elif en_cell.cell_type == "markdown" and (
                         RECORD in zh_cell.metadata or HAN.search(prose(zh_cell.source))):
                     cell.source = zh_cell.source
@@ -399,18 +575,24 @@ def sync(en_dir=EN_DIR, zh_dir=ZH_DIR, stems=()):
         dropped = [i for i in old if i not in {c.get("id") for c in en.cells}]
         zh = nbformat.v4.new_notebook(metadata=json.loads(json.dumps(en.metadata)))
         zh.nbformat, zh.nbformat_minor, zh.cells = en.nbformat, en.nbformat_minor, cells
-        _write(zh, zh_path)
+        files[zh_path] = nbformat.writes(zh) + "\n"
         templates = figure_captions(en)[0]
-        ours = captions.get(stem) if isinstance(captions.get(stem), dict) else {}
-        captions[stem] = {name: {"zh": "", **(ours.get(name) if isinstance(ours.get(name), dict)
-                                              else {}), "en": template}
+        captions[stem] = {name: {"zh": "", **ours.get(name, {}), "en": template}
                           for name, template in templates.items()}
         dropped += [f"figure {name}" for name in ours if name not in templates]
-        report.append(f"{stem}: {'updated' if old else 'created'} {zh_path}: {kept} markdown "
-                      f"cells kept, {new} new in English"
-                      + (f", English code restored in {', '.join(restored)}" if restored else "")
-                      + (f", dropped {', '.join(dropped)}" if dropped else ""))
-    write_captions(zh_dir, captions)
+        report.append(
+            f"{stem}: {'updated' if old else 'created'} {zh_path}: {kept} markdown cells kept, "
+            f"{new} new in English"
+            + (f", English code restored in {', '.join(notes['restored'])}"
+               if notes["restored"] else "")
+            + (f"; Chinese comments carried over to the unchanged lines of "
+               f"{', '.join(notes['before'])} (each cell as it was is kept in its metadata, "
+               f"{RECORD}.before): check them, then stamp" if notes["before"] else "")
+            + (f"; Chinese comments dropped in {', '.join(notes['uncommented'])}: the English "
+               "cell has no comments now" if notes["uncommented"] else "")
+            + (f", dropped {', '.join(dropped)}" if dropped else ""))
+    files[Path(zh_dir) / CAPTIONS] = _captions_text(captions)
+    _write_all(zh_dir, files)
     return report
 
 
@@ -428,12 +610,32 @@ def _needs_stamp(record, en_text, zh_text, left, label):
     return edited
 
 
+def _stamp_state(en_cell, cell):
+    """(translatable, why it is not Chinese yet or '') of a Chinese cell against its English
+    cell."""
+    if cell.cell_type == "code":
+        translatable = bool(prose_comments(en_cell.source) or prose_comments(cell.source))
+        if not same_code(en_cell.source, cell.source):
+            return translatable, ("its code differs from the English cell; run sync, then "
+                                  "carry the Chinese comments over")
+        left = english_comments(cell.source)
+        return translatable, (f"a comment is still English: {first_words(left[0])!r}"
+                              if left else "")
+    if not is_chinese(cell.source) or (cell.source == en_cell.source
+                                       and not markup_only(cell.source)):
+        left_text = english_left(cell.source) or cell.source
+        return True, f"its text is not Chinese yet: {first_words(left_text)!r}"
+    return True, ""
+
+
 def stamp(stem, ids=(), en_dir=EN_DIR, zh_dir=ZH_DIR, all_current=False):
     """Record the current English hash on Chinese cells (by id) and captions (by figure name).
 
-    A cell or caption whose text is not Chinese is refused, so a stamp never hides English text.
-    With all_current: every cell and caption that is Chinese and either has no record or was
-    edited since its record; a stale one nobody edited is left for `status` to name.
+    A cell or caption whose text is not Chinese (for a code cell: a comment still English,
+    or code that differs) is refused, so a stamp never hides English text. With all_current:
+    every cell and caption that is Chinese and either has no record or was edited since its
+    record; a stale one nobody edited is left for `status` to name. A code cell with no
+    comments to translate needs no stamp (stamped by id, it is).
     """
     en = _read(Path(en_dir) / f"{stem}.ipynb")
     zh_path = Path(zh_dir) / f"{stem}.ipynb"
@@ -444,7 +646,7 @@ def stamp(stem, ids=(), en_dir=EN_DIR, zh_dir=ZH_DIR, all_current=False):
     en_cells = {c.get("id"): c for c in en.cells}
     templates = figure_captions(en)[0]
     captions = read_captions(zh_dir)
-    ours = captions.setdefault(stem, {})
+    ours = _caption_entries(captions, stem, zh_dir)
     unknown = [i for i in ids if i not in en_cells and i not in templates]
     if unknown:
         raise TranslationError(f"{stem}: no cell or figure {', '.join(unknown)} in the English "
@@ -452,24 +654,23 @@ def stamp(stem, ids=(), en_dir=EN_DIR, zh_dir=ZH_DIR, all_current=False):
     done, left = [], []
     for cell in zh.cells:
         en_cell = en_cells.get(cell.get("id"))
-        if en_cell is None or cell.cell_type != "markdown" or en_cell.cell_type != "markdown":
+        if en_cell is None or cell.cell_type not in ("markdown", "code") \
+                or cell.cell_type != en_cell.cell_type:
             if cell.get("id") in ids:
-                raise TranslationError(f"{stem} {cell.get('id')}: only markdown cells carry a "
-                                       "translation record")
+                raise TranslationError(f"{stem} {cell.get('id')}: only markdown and code cells "
+                                       "of the English cell's type carry a translation record")
             continue
-        record = cell.metadata.get(RECORD) or {}
-        untranslated = not is_chinese(cell.source) or (cell.source == en_cell.source
-                                                       and not markup_only(cell.source))
+        record = cell.metadata.get(RECORD)
+        record = record if isinstance(record, dict) else {}
+        translatable, untranslated = _stamp_state(en_cell, cell)
         if all_current:
-            if untranslated or not _needs_stamp(record, en_cell.source, cell.source, left,
-                                                cell.get("id")):
+            if not translatable or untranslated or not _needs_stamp(
+                    record, en_cell.source, cell.source, left, cell.get("id")):
                 continue
         elif cell.get("id") not in ids:
             continue
         elif untranslated:
-            left_text = english_left(cell.source) or cell.source
-            raise TranslationError(f"{stem} {cell.get('id')}: not stamped, its text is not "
-                                   f"Chinese yet: {first_words(left_text)!r}")
+            raise TranslationError(f"{stem} {cell.get('id')}: not stamped, {untranslated}")
         cell.metadata[RECORD] = {"en_sha1": sha1(en_cell.source), "zh_sha1": sha1(cell.source)}
         done.append(cell.get("id"))
     for name, template in templates.items():
@@ -492,19 +693,74 @@ def stamp(stem, ids=(), en_dir=EN_DIR, zh_dir=ZH_DIR, all_current=False):
         ours[name] = {**record, "en_sha1": sha1(template), "zh_sha1": sha1(record["zh"])}
         done.append(name)
     if done:
-        _write(zh, zh_path)
-        write_captions(zh_dir, captions)
+        captions[stem] = ours
+        _write_all(zh_dir, {zh_path: nbformat.writes(zh) + "\n",
+                            Path(zh_dir) / CAPTIONS: _captions_text(captions)})
     return done, left
 
 
-def write_captions(zh_dir, captions):
+def _caption_entries(captions, stem, zh_dir):
+    """captions.json's {figure name: record} for `stem`, checked: sync and stamp refuse an
+    entry they would otherwise replace (a caption written as a bare string is a translation)."""
+    ours = captions.get(stem, {})
+    where = Path(zh_dir) / CAPTIONS
+    if not isinstance(ours, dict):
+        raise TranslationError(f"{where}: the entry of {stem} is a {type(ours).__name__}, not "
+                               "an object of figures ({\"figure name\": {\"zh\": ...}}); fix "
+                               "it by hand, nothing was written")
+    for name, record in ours.items():
+        if not isinstance(record, dict):
+            raise TranslationError(f"{where}: {stem} figure {name} is a "
+                                   f"{type(record).__name__}, not an object; write it as "
+                                   "{\"zh\": \"...\"}, nothing was written")
+    return dict(ours)
+
+
+def _captions_text(captions):
     """Sorted keys, one key a line: translators of different notebooks edit different lines."""
-    replace_text(Path(zh_dir) / CAPTIONS,
-                 json.dumps(captions, ensure_ascii=False, indent=1, sort_keys=True) + "\n")
+    return json.dumps(captions, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+
+
+def write_captions(zh_dir, captions):
+    _write_all(zh_dir, {Path(zh_dir) / CAPTIONS: _captions_text(captions)})
+
+
+def _write_all(zh_dir, files):
+    """Write {path: text} into zh_dir all or nothing: each file goes to a new temporary file
+    beside it first (where a read-only folder or a full disk shows), then each is renamed over
+    its target. An OSError becomes one line naming the folder."""
+    temps = {}
+    try:
+        try:
+            Path(zh_dir).mkdir(parents=True, exist_ok=True)
+            for path, text in files.items():
+                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                           dir=path.parent)
+                temps[path] = tmp
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                    out.write(text)
+                os.chmod(tmp, 0o644)
+            for path, tmp in temps.items():
+                os.replace(tmp, path)
+        except OSError as err:
+            raise TranslationError(f"cannot write in {zh_dir} ({err.strerror or err}); "
+                                   "nothing was changed: make the folder writable (or free "
+                                   "space) and run it again") from None
+    finally:
+        for tmp in temps.values():
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (argparse prints its usage block and the error on three)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m utils.course.translation",
+    parser = _Parser(prog="python -m utils.course.translation",
                                      description=__doc__.split("\n\nThe format")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--en-dir", type=Path, default=EN_DIR, help="the English notebooks")
@@ -557,6 +813,9 @@ def main(argv=None):
         return 0
     except TranslationError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a file that vanished or cannot be read mid-run
+        print(f"error: {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
         return 2
 
 
