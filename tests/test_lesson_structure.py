@@ -2,7 +2,8 @@
 
 The core is every cell before the first markdown cell whose first line starts with
 `## Going further`. Its prose (markdown words, collapsed `<details>` answers not counted) stays
-within 2,000 words and its teaching code (code cells not tagged `check` or `answer`) within 200
+within 2,000 words and its teaching code (code cells not tagged `check` or `answer`, and not
+the set-up cell that opens every notebook: it finds `utils` and, on Colab, installs MXNet) within 200
 non-blank lines: about the length of the same sections of d2l 2.0 (1,758-2,176 words).
 """
 import re
@@ -31,15 +32,20 @@ def prose_words(cells):
     return sum(len(DETAILS.sub(" ", c.source).split()) for c in cells if c.cell_type == "markdown")
 
 
+SET_UP = "# Set-up:"  # the first line of the set-up cell
+
+
 def teaching_code_lines(cells):
     return sum(1 for c in cells
                if c.cell_type == "code" and not {"check", "answer"} & set(c.metadata.get("tags", []))
+               and not c.source.startswith(SET_UP)
                for line in c.source.splitlines() if line.strip())
 
 
 def test_counts_follow_the_rules():
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell("# Title\n\none two <details>hidden words</details> three"),
+        nbformat.v4.new_code_cell(f"{SET_UP} find utils\nimport utils"),
         nbformat.v4.new_code_cell("x = 1\n\ny = 2"),
         nbformat.v4.new_code_cell("assert x", metadata={"tags": ["check"]}),
         nbformat.v4.new_code_cell("print(x)", metadata={"tags": ["answer"]}),
@@ -47,9 +53,18 @@ def test_counts_follow_the_rules():
         nbformat.v4.new_code_cell("z = 3"),
     ])
     core, heading = split_core(nb)
-    assert heading is nb.cells[4]
+    assert heading is nb.cells[5]
     assert prose_words(core) == 5  # "# Title one two three": `#` counts, the details do not
-    assert teaching_code_lines(core) == 2
+    assert teaching_code_lines(core) == 2  # not the set-up cell's
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_every_notebook_opens_with_the_set_up_cell(stem):
+    """Only that one cell is left out of the count, so it must be the first code cell."""
+    nb = nbformat.read(NOTEBOOK_DIR / f"{stem}.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code[0].source.startswith(SET_UP)
+    assert not any(c.source.startswith(SET_UP) for c in code[1:])
 
 
 @pytest.mark.parametrize("stem", STEMS)

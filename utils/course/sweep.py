@@ -37,7 +37,7 @@ from utils.course.exports import EXPORTS_ENV, RunnerError
 from utils.course.languages import DEFAULT as DEFAULT_LANG, EDITIONS
 from utils.course.run import (CHECK_TAG, DEFAULT_CELL_TIMEOUT, REPO_ROOT, NotebookFailed,
                               cell_number, execute, find_notebooks, first_line,
-                              kernel_pythonpath, load_notebook, split_parameters)
+                              load_notebook, parameterized, split_parameters)
 
 # nbclient goes on after an error in a cell carrying this tag (the runner's own meaning)
 CONTINUE_TAG = "raises-exception"
@@ -104,8 +104,6 @@ def failed_checks(nb):
 
 def run_one(path, setting, typed, timeout):
     """Execute the notebook once (check cells may fail and the run goes on); an Outcome."""
-    from papermill.parameterize import parameterize_notebook
-
     start = time.time()
     outcome = Outcome(setting)
     nb = copy.deepcopy(load_notebook(Path(path)))
@@ -113,11 +111,9 @@ def run_one(path, setting, typed, timeout):
         tags = cell.metadata.setdefault("tags", [])
         if CHECK_TAG in tags and CONTINUE_TAG not in tags:
             tags.append(CONTINUE_TAG)
-    if typed:
-        nb.metadata.setdefault("papermill", {})
-        nb = parameterize_notebook(nb, typed, kernel_name="python3", language="python")
+    nb = parameterized(nb, typed)
     with tempfile.TemporaryDirectory(prefix="sweep.") as staging:
-        env = {**os.environ, EXPORTS_ENV: staging, "PYTHONPATH": kernel_pythonpath()}
+        env = {**os.environ, EXPORTS_ENV: staging}  # `utils`: the editable install
         try:
             execute(nb, Path(path).parent, env, timeout, progress=False)
         except NotebookFailed as err:

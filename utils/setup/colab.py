@@ -21,6 +21,7 @@ import importlib
 import os
 import subprocess
 import sys
+import sysconfig
 import time
 from pathlib import Path
 
@@ -32,6 +33,7 @@ REPO_ENV = "D2L_NOTEBOOKS_REPO"
 ROOT = Path(__file__).resolve().parents[2]
 # what the first cell installs on Colab, at the versions check.py pins (nothing else)
 INSTALLS = ("mxnet", "d2l")
+REPO_PTH = "d2l_mxnet_notebooks_colab.pth"  # the clone on every later kernel's sys.path
 # files holding copies of REPOSITORY: every notebook's first cell and the Colab pages
 ADDRESS_FILES = ("notebooks/*.ipynb", "notebooks/zh/*.ipynb", "docs/colab.md",
                  "docs/zh/colab.md", "README.md", "README.zh.md")
@@ -63,20 +65,25 @@ def install(requirements, python=None):
 
 
 def arm_numpy_names(site_packages=None):
-    """The .pth and hook a venv gets (venv_link), in Colab's own site-packages, then armed here.
+    """MXNet's numpy names and `utils` for this kernel and every later one, in Colab's own Python.
 
-    Later kernels (a restart, another notebook) load them at start-up; this one arms the hook
-    now, as the .pth would have (or sets the names at once if MXNet is already imported)."""
+    Colab has no venv and no editable install of ours: a .pth puts the clone on every later
+    kernel's path (a restart, another notebook), and venv_link's hook .pth arms the names on
+    3.12+; this kernel arms the hook now, as the .pth would have. Returns the clone's .pth."""
+    site_packages = site_packages or sysconfig.get_paths()["purelib"]
+    repo_pth = os.path.join(site_packages, REPO_PTH)
+    with open(repo_pth + ".tmp", "w") as out:
+        out.write(str(ROOT) + "\n")
+    os.replace(repo_pth + ".tmp", repo_pth)
     pth = venv_link.link(site_packages)
-    if sys.version_info < (3, 12):  # numpy 1.23.5 has every name: venv_link wrote no hook
-        return pth
-    folder = os.path.dirname(pth)
-    if folder not in sys.path:
-        sys.path.append(folder)
+    if pth is None:  # Python 3.8-3.11: numpy 1.23.5 has every name, no hook
+        return repo_pth
+    if site_packages not in sys.path:
+        sys.path.append(site_packages)
     import mxnet_numpy_compat  # the copy venv_link just wrote
 
     mxnet_numpy_compat.install()
-    return pth
+    return repo_pth
 
 
 def set_up():
