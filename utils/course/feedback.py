@@ -1,0 +1,78 @@
+"""The Chinese feedback lines of the graded tests, kept beside them as captions are.
+
+The tests (notebooks/grading/<stem>/*.py, otter's format) are one code for both editions, with
+English `failure_message`s. notebooks/zh/feedback.json maps each of them to its Chinese line:
+{stem: {English message: Chinese message}}. `make grade` prints the Chinese line for a Chinese
+submission. `status` names every message without a Chinese line and every stale entry (what
+tests/test_instructor.py checks); `sync` adds the missing ones empty and drops the stale ones.
+
+    python -m utils.course.feedback status|sync
+"""
+import ast
+import json
+import sys
+from pathlib import Path
+
+from utils.course import exports
+from utils.course.student import GRADING, NOTEBOOKS
+
+FEEDBACK = NOTEBOOKS / "zh" / "feedback.json"
+
+
+def messages(stem):
+    """The English failure messages of one notebook's tests, in file order."""
+    found = []
+    for path in sorted((GRADING / stem).glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.keyword) and node.arg == "failure_message":
+                found.append(ast.literal_eval(node.value))
+    return found
+
+
+def stems():
+    return sorted(p.name for p in GRADING.iterdir() if any(p.glob("*.py")))
+
+
+def read():
+    try:
+        return json.loads(FEEDBACK.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+
+
+def problems(entries=None):
+    entries = read() if entries is None else entries
+    lines = []
+    for stem in stems():
+        ours = entries.get(stem, {})
+        for message in messages(stem):
+            if not ours.get(message):
+                lines.append(f"{stem}: no Chinese line for {message!r}")
+        lines += [f"{stem}: stale entry {m!r} (no test says it)" for m in ours
+                  if m not in messages(stem)]
+    lines += [f"{stem}: stale notebook entry" for stem in entries if stem not in stems()]
+    return lines
+
+
+def sync():
+    entries = read()
+    synced = {stem: {m: entries.get(stem, {}).get(m, "") for m in messages(stem)}
+              for stem in stems()}
+    text = json.dumps(synced, ensure_ascii=False, indent=1) + "\n"
+    exports.replace_text(FEEDBACK, text) if hasattr(exports, "replace_text") \
+        else FEEDBACK.write_text(text, encoding="utf-8")
+    return problems(synced)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv not in (["status"], ["sync"]):
+        print(__doc__.strip().splitlines()[-1].strip(), file=sys.stderr)
+        return 2
+    found = sync() if argv == ["sync"] else problems()
+    print("\n".join(found) or "feedback.json: every feedback line has its Chinese line")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
