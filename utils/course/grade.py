@@ -25,7 +25,6 @@ import nbformat
 from utils.course import sandbox
 from utils.course.student import DIST, NOTEBOOKS, needs_otter
 
-FEEDBACK = NOTEBOOKS / "zh" / "feedback.json"  # Chinese feedback lines, kept like captions.json
 CJK = re.compile(r"[\u4e00-\u9fff]")
 TIMEOUT = 900
 WORDS = {
@@ -83,19 +82,26 @@ def worker(submission, autograder, out):
                   for r in test_file.test_case_results if not r.passed]
         exercises.append({"name": name, "score": test_file.score,
                           "possible": test_file.possible, "failed": failed})
-    errors = [cell.get("id", "") for cell in (results.notebook or {}).get("cells", [])
-              if any(o.get("output_type") == "error" for o in cell.get("outputs", []))]
-    Path(out).write_text(json.dumps({"exercises": exercises, "cells_with_errors": errors},
+    errors, first_error = [], ""
+    for cell in (results.notebook or {}).get("cells", []):
+        raised = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if raised:
+            errors.append(cell.get("id", ""))
+            first_error = first_error or f"{raised[0].get('ename')}: {raised[0].get('evalue')}"
+    Path(out).write_text(json.dumps({"exercises": exercises, "cells_with_errors": errors,
+                                     "first_error": first_error[:200]},
                                     ensure_ascii=False), encoding="utf-8")
 
 
 def chinese_feedback():
+    """{English failure message: Chinese line}, from notebooks/zh/feedback.json."""
+    from utils.course import feedback
+
     try:
-        entries = json.loads(FEEDBACK.read_text(encoding="utf-8"))
+        entries = feedback.read()
     except (OSError, ValueError):
         return {}
-    return {en: record.get("zh") for per_nb in entries.values() for en, record in per_nb.items()
-            if isinstance(record, dict) and record.get("zh")}
+    return {en: zh for per_nb in entries.values() for en, zh in per_nb.items() if zh}
 
 
 def exercise_number(name):
@@ -145,7 +151,8 @@ def grade(path, graders, timeout=TIMEOUT, memory_mb=sandbox.MEMORY_MB):
         row[q["name"]] = q["score"]
     if graded["cells_with_errors"]:
         lines.append(words["raised"].format(n=len(graded["cells_with_errors"]),
-                                            first=graded["cells_with_errors"][0]))
+                                            first=graded["cells_with_errors"][0])
+                     + (f": {graded['first_error']}" if graded.get("first_error") else ""))
     row["score"] = sum(q["score"] for q in exercises)
     lines.append(f"{words['total']}: {row['score']:g} / {possible:g}")
     return lines, row
