@@ -49,7 +49,11 @@ def test_student_copy_holds_no_answer(lang, path):
         leaked = (code_lines(answer) - lesson) & kept_code
         assert not leaked, f"{path.name} {answer.id}: answer code in the student copy: {leaked}"
     assert not any("<details>" in c.source for c in copy.cells)
-    assert sum(c.source == student.STUB[lang] for c in copy.cells) == len(answers)
+    stubs = [c for c in copy.cells if c.source.startswith(student.STUB[lang])]
+    assert len(stubs) == len(answers)
+    # a stub keeps only the answer's leading `# Graded:` comment (what to define), no code
+    assert all(line.startswith("#") for c in stubs for line in c.source.splitlines())
+    assert any(student.GRADED_COMMENT[lang] in c.source for c in stubs) == (path.stem == "01_numerical_stability")
     assert copy.metadata["course"] == {"notebook": path.stem, "lang": lang, "edition": "student"}
     assert not any(c.get("outputs") for c in copy.cells if c.cell_type == "code")
     # the source notebook itself is left as it was

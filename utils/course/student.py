@@ -5,8 +5,9 @@ graded tests are otter-grader test files in notebooks/grading/<stem>/ (one per e
 tests with points and a feedback line). This writes, never edited by hand:
 
 * dist/student/<stem>.ipynb and dist/student/zh/<stem>.ipynb: every `answer` code cell replaced
-  by a stub to fill in, the `check` cell right after an answer dropped (it tests the instructor's
-  own names and would fail an untouched copy), every `<details>` answer removed (prose-only
+  by a stub to fill in (keeping its leading `# Graded:` comment, if any), the `check` cell
+  right after an answer dropped (it tests the instructor's own names and would fail an
+  untouched copy), every `<details>` answer removed (prose-only
   answers leave a line saying they are graded by hand), outputs cleared;
 * dist/grader/<stem>.zip: otter's autograder for that notebook (`otter generate`), used by
   `make grade` (utils/course/grade.py) for both languages.
@@ -34,6 +35,7 @@ STUB = {
     "en": "# Your answer (graded automatically: the question above says what to define)\n",
     "zh": "# 你的答案（自动评分：要定义什么，见上面的题目）\n",
 }
+GRADED_COMMENT = {"en": "# Graded:", "zh": "# 自动评分："}
 BY_HAND = {
     "en": "*Your answer (graded by hand):*",
     "zh": "*你的答案（人工评分）：*",
@@ -59,6 +61,20 @@ def is_answer(cell):
     return cell.cell_type == "code" and ANSWER in cell.metadata.get("tags", [])
 
 
+def graded_comment(cell, lang):
+    """The answer cell's leading `# Graded:` comment block (what to define, when the question's
+    prose only names it), kept in the stub; '' when the cell has none."""
+    lines = cell.source.splitlines(keepends=True)
+    if not lines or not lines[0].startswith(GRADED_COMMENT[lang]):
+        return ""
+    block = []
+    for line in lines:
+        if not line.startswith("#"):
+            break
+        block.append(line)
+    return "".join(block)
+
+
 def student_notebook(nb, stem, lang):
     """The student copy of one notebook (a new object; `nb` is left as it is)."""
     nb = nbformat.from_dict(nb)
@@ -66,7 +82,8 @@ def student_notebook(nb, stem, lang):
     for i, cell in enumerate(cells):
         tags = cell.metadata.get("tags", [])
         if is_answer(cell):
-            kept.append(nbformat.v4.new_code_cell(STUB[lang], id=cell.get("id")))
+            kept.append(nbformat.v4.new_code_cell(STUB[lang] + graded_comment(cell, lang),
+                                                  id=cell.get("id")))
             continue
         if cell.cell_type == "code" and CHECK in tags and i and is_answer(cells[i - 1]):
             continue  # it reads names only the instructor's answer defines
