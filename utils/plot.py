@@ -161,3 +161,30 @@ def _record(folder, entries, entry):
     else:
         entries.append(entry)
     replace_text(folder / MANIFEST, json.dumps(entries, indent=1))
+
+
+def controls_box(controls, out, redraw, static_display=None, what="controls"):
+    """The explorers' layout: `controls` (a dict of widgets) in two rows over the Output widget
+    `out`; every change calls `redraw()`, which is called once now.
+
+    `static_display` is the DisplayHandle of a static copy of the default view, shown for
+    headless runs (they render no widgets); once a live frontend shows `out`, that copy is
+    blanked so the reader sees one figure. The box keeps `controls` and `output` for tests
+    and for readers who set values in code."""
+    import ipywidgets as widgets
+    from IPython.display import Markdown
+
+    for control in controls.values():
+        control.observe(redraw, names="value")
+    redraw()
+    box = widgets.VBox([widgets.HBox(list(controls.values())[:2]),
+                        widgets.HBox(list(controls.values())[2:]), out])
+    if static_display is not None:
+        def blank_static_copy(change):
+            if change["new"]:
+                static_display.update(Markdown(f"*Interactive view below; move the {what}.*"))
+        out._view_count = 0  # a live frontend counts its views here; headless runs do not
+        out.observe(blank_static_copy, names="_view_count")
+    box.controls = controls
+    box.output = out
+    return box

@@ -221,7 +221,7 @@ def explorer(depth=30, activation="relu", initializer="he", gain=1.0, width=256,
     the controls, that copy is blanked so the reader sees a single figure.
     """
     import ipywidgets as widgets
-    from IPython.display import Markdown, display
+    from IPython.display import display
     from matplotlib import pyplot as plt
 
     look = dict(style={"description_width": "initial"}, layout={"width": "320px"})
@@ -248,17 +248,6 @@ def explorer(depth=30, activation="relu", initializer="he", gain=1.0, width=256,
             display(fig)
         plt.close(fig)  # shown once, inside the Output widget
 
-    for control in controls.values():
-        control.observe(redraw, names="value")
-    redraw()
-    box = widgets.VBox([widgets.HBox(list(controls.values())[:2]),
-                        widgets.HBox(list(controls.values())[2:]), out])
-    if static_display is not None:
-        def blank_static_copy(change):
-            if change["new"]:
-                static_display.update(Markdown("*Interactive view below; move the controls.*"))
-        out._view_count = 0  # a live frontend counts its views here; headless runs do not
-        out.observe(blank_static_copy, names="_view_count")
-    box.controls = controls  # for tests and for readers who want to set values in code
-    box.output = out
-    return box
+    from utils.plot import controls_box
+
+    return controls_box(controls, out, redraw, static_display, what="controls")

@@ -1043,7 +1043,7 @@ def k_fold_explorer(make_net, X, y, *, reference, k=5, num_epochs=100, learning_
     headless runs; once a live frontend shows the widget, that copy is blanked.
     """
     import ipywidgets as widgets
-    from IPython.display import Markdown, display
+    from IPython.display import display
     from matplotlib import pyplot as plt
 
     look = dict(style={"description_width": "initial"}, layout={"width": "330px"},
@@ -1086,17 +1086,6 @@ def k_fold_explorer(make_net, X, y, *, reference, k=5, num_epochs=100, learning_
             print(f"{k}-fold mean valid log rmse {result.mean_valid:.4f} "
                   f"(trained in {seconds:.2f} s)")
 
-    for control in controls.values():
-        control.observe(redraw, names="value")
-    redraw()
-    box = widgets.VBox([widgets.HBox(list(controls.values())[:2]),
-                        widgets.HBox(list(controls.values())[2:]), out])
-    if static_display is not None:
-        def blank_static_copy(change):
-            if change["new"]:
-                static_display.update(Markdown("*Interactive view below; move the sliders.*"))
-        out._view_count = 0  # a live frontend counts its views here; headless runs do not
-        out.observe(blank_static_copy, names="_view_count")
-    box.controls = controls  # for tests and for readers who want to set values in code
-    box.output = out
-    return box
+    from utils.plot import controls_box
+
+    return controls_box(controls, out, redraw, static_display, what="sliders")
