@@ -11,7 +11,8 @@ idle, then check what JupyterLab holds and shows:
 - the figures this JupyterLab session exported are the ones the headless run exported;
 - cells tagged `check` or `answer` show collapsed (their input hidden), so a reader meets the
   teaching code, not the checks, and can try an exercise before seeing its answer;
-- notebook 1: ArrowRight on the "depth" slider redraws the figure in the widget's output.
+- the explorers: ArrowRight on notebook 1's "depth" slider and on notebook 2's "epochs" slider
+  (in Going further, unfolded first as a reader would) redraws the figure in the widget's output.
 One Chinese notebook (notebooks/zh/, when there is a Chinese edition) goes through the same.
 And, just opened: the "## Going further" heading cell of each notebook (English and Chinese; the
 Chinese cell is the one with the English cell's id) shows collapsed, the cells under it hidden.
@@ -221,10 +222,28 @@ def check_errors(stem, cells):
         assert cell.execution_count, f"{stem} cell {n} did not run"
 
 
-def move_depth_slider(page, stem):
-    """ArrowRight on the 'depth' slider must redraw the figure in the widget's Output area."""
-    slider = page.locator(".widget-slider", has=page.locator("label", has_text="depth"))
-    assert slider.count() == 1, f"{stem}: expected one IntSlider described 'depth'"
+# The slider each explorer's test moves: notebook 1's in its core, notebook 2's in Going further.
+SLIDERS = {"01_numerical_stability": "depth", "02_kaggle_house_prices": "epochs"}
+MARK_CELL = """([id, mark]) => {
+    const cell = window.jupyterapp.shell.currentWidget.content.widgets
+        .find(c => c.model.id === id);
+    if (cell) cell.node.setAttribute('data-e2e', mark);
+    return !!cell; }"""
+
+
+def unfold_going_further(page, stem):
+    """Click the collapse button of the "## Going further" heading, as a reader opens it."""
+    cell_id = going_further_id(stem)
+    assert cell_id and page.evaluate(MARK_CELL, [cell_id, "going-further"]), \
+        f"{stem}: no '## Going further' heading cell to unfold"
+    page.locator('[data-e2e="going-further"] .jp-collapseHeadingButton').first.click()
+
+
+def move_slider(page, stem, label):
+    """ArrowRight on the slider described `label` must redraw the figure in the widget's
+    Output area (the explorer re-runs its computation)."""
+    slider = page.locator(".widget-slider", has=page.locator("label", has_text=label))
+    assert slider.count() == 1, f"{stem}: expected one slider described {label!r}"
     slider.scroll_into_view_if_needed()
     readout = slider.locator(".widget-readout")
     value_before, image_before = readout.inner_text(), page.evaluate(WIDGET_IMAGE)
@@ -343,8 +362,11 @@ def test_notebook_runs_in_jupyterlab(lab, browser, headless, key):
         assert all(img["loaded"] for img in rendered), f"{stem}: broken images: {rendered}"
         assert [f["name"] for f in read_figures(lab["exports"] / stem)] == exported
 
-        if stem == "01_numerical_stability":
-            move_depth_slider(page, stem_file)
+        if stem in SLIDERS:
+            label = page.locator("label", has_text=SLIDERS[stem])
+            if not page.locator(".widget-slider", has=label).first.is_visible():
+                unfold_going_further(page, stem)  # the explorer is under the folded heading
+            move_slider(page, stem_file, SLIDERS[stem])
         print(f"{key}: Run All took {time.time() - start:.1f} s in JupyterLab")
     except Exception:
         page.screenshot(path=ARTIFACTS / f"{stem_file}-failure.png")

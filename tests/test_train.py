@@ -423,6 +423,35 @@ def test_explorer_redraws_when_a_slider_moves(synthetic):
     assert len(made) == 3
     box.controls["num_epochs"].value = 20
     assert len(made) == 6
+    first = T.explorer_view(make_net, X, y, reference=reference, k=3, num_epochs=10,
+                            learning_rate=0.5, weight_decay=0.0, batch_size=16)
+    assert len(made) == 9
+    box = T.k_fold_explorer(make_net, X, y, reference=reference, k=3, num_epochs=10,
+                            learning_rate=0.5, batch_size=16, first_view=first)
+    assert len(made) == 9  # the starting view given is shown, not trained again
+    box.controls["batch_size"].value = 32
+    assert len(made) == 12
+
+
+def test_explorer_view_is_k_fold_from_the_seed_drawn_beside_the_reference(synthetic):
+    """The static default view a notebook shows headless is the view the sliders start at."""
+    from matplotlib import pyplot as plt
+    X, y = synthetic
+    settings = dict(num_epochs=6, learning_rate=0.5, weight_decay=0.0, batch_size=16)
+    T.seed_everything(3)
+    direct = T.k_fold(bench.book_net, X, y, 3, **settings)
+    reference = ("book", direct)
+    fig, result, seconds = T.explorer_view(bench.book_net, X, y, reference=reference, k=3,
+                                           seed=3, **settings)
+    try:
+        assert [f.valid for f in result.folds] == [f.valid for f in direct.folds]
+        assert seconds > 0
+        assert [ax.get_title() for ax in fig.axes] == ["book", "lr 0.5, wd 0, batch 16"]
+    finally:
+        plt.close(fig)
+    fig, error, _ = T.explorer_view(bench.book_net, X, y, reference=reference, k=3, seed=3,
+                                    **{**settings, "learning_rate": 1e6, "optimizer": "sgd"})
+    assert fig is None and isinstance(error, T.TrainingDiverged)
 
 
 # -------------------------------------------------------------------------- divergence guard

@@ -1012,6 +1012,7 @@ def plot_k_fold_curves(views, metric="log rmse"):
     """One panel per (title, KFoldResult): every fold's train (solid) and validation (dashed)
     curve, thin, and their means, thick, on log axes shared by all panels."""
     from matplotlib import pyplot as plt
+    from matplotlib import ticker
 
     fig, axes = plt.subplots(1, len(views), figsize=(3.4 * len(views), 2.8), sharey=True,
                              squeeze=False)
@@ -1023,6 +1024,9 @@ def plot_k_fold_curves(views, metric="log rmse"):
             ax.plot(epochs, curves.mean(axis=0), style, color=color, lw=1.8,
                     label=f"{part} (mean {curves[:, -1].mean():.4f})")
         ax.set(title=title, xlabel="epoch", xscale="log", yscale="log")
+        ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1, 2, 5)))  # 0.1, 0.2, 0.5, 1, ...
+        ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper right")
     axes[0][0].set_ylabel(f"{metric}, each fold and mean")
@@ -1030,9 +1034,28 @@ def plot_k_fold_curves(views, metric="log rmse"):
     return fig
 
 
+def explorer_view(make_net, X, y, *, reference, k=5, seed=0, **settings):
+    """One view of the k-fold explorer: k-fold from `seed` at `settings` (learning_rate,
+    num_epochs, weight_decay, batch_size), drawn beside `reference`, a (title, KFoldResult)
+    pair. Returns (figure, result, seconds); on divergence (None, the TrainingDiverged, seconds).
+    The explorer draws each change with it; a notebook draws its static default view with it."""
+    seed_everything(seed)
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrainingGotWorse)  # the curves show it
+        try:
+            result = k_fold(make_net, X, y, k, **settings)
+        except TrainingDiverged as err:
+            return None, err, time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    title = (f"lr {settings['learning_rate']:.3g}, wd {settings['weight_decay']:g}, "
+             f"batch {settings['batch_size']}")
+    return plot_k_fold_curves([reference, (title, result)]), result, seconds
+
+
 def k_fold_explorer(make_net, X, y, *, reference, k=5, num_epochs=100, learning_rate=5.0,
                     weight_decay=0.0, batch_size=64, seed=0, max_epochs=400,
-                    static_display=None):
+                    static_display=None, first_view=None):
     """Sliders for learning rate, epochs, weight decay and batch size, redrawing the k-fold
     curves of the chosen settings beside `reference` (a (title, KFoldResult) pair, e.g. the
     book's settings).
@@ -1040,19 +1063,23 @@ def k_fold_explorer(make_net, X, y, *, reference, k=5, num_epochs=100, learning_
     Each change re-runs `k_fold` from `seed` (all folds at once: a fraction of a second for
     the book's model at 100 epochs) and replaces the figure in an Output widget.
     `static_display` is the DisplayHandle of a static copy of the default view shown above for
-    headless runs; once a live frontend shows the widget, that copy is blanked.
+    headless runs (drawn with `explorer_view`); once a live frontend shows the widget, that
+    copy is blanked. `first_view`, that `explorer_view` result, is shown as the starting view
+    instead of training the same folds again.
     """
     import ipywidgets as widgets
     from IPython.display import display
     from matplotlib import pyplot as plt
+
+    from utils.plot import controls_box
 
     look = dict(style={"description_width": "initial"}, layout={"width": "330px"},
                 continuous_update=False)
     controls = {
         "learning_rate": widgets.FloatLogSlider(value=learning_rate, base=10, min=-3, max=2,
                                                 step=0.25, description="learning rate", **look),
-        "num_epochs": widgets.IntSlider(value=num_epochs, min=10, max=max_epochs, step=10,
-                                        description="epochs", **look),
+        "num_epochs": widgets.IntSlider(value=num_epochs, min=10, max=max(max_epochs, num_epochs),
+                                        step=10, description="epochs", **look),
         "weight_decay": widgets.SelectionSlider(
             options=sorted(set(EXPLORER_DECAYS) | {weight_decay}), value=weight_decay,
             description="weight decay", **look),
@@ -1062,30 +1089,20 @@ def k_fold_explorer(make_net, X, y, *, reference, k=5, num_epochs=100, learning_
     }
     out = widgets.Output()
 
+    unused = [first_view] if first_view is not None else []
+
     def redraw(_change=None):
         settings = {name: c.value for name, c in controls.items()}
-        seed_everything(seed)
-        started = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", TrainingGotWorse)  # the curves show it
-            try:
-                result = k_fold(make_net, X, y, k, **settings)
-            except TrainingDiverged as err:
-                result = err
-        seconds = time.perf_counter() - started
+        fig, result, seconds = unused.pop() if unused else explorer_view(
+            make_net, X, y, reference=reference, k=k, seed=seed, **settings)
         with out:
             out.clear_output(wait=True)
-            if isinstance(result, TrainingDiverged):
+            if fig is None:
                 print(f"{result}")
                 return
-            title = (f"lr {settings['learning_rate']:.3g}, wd {settings['weight_decay']:g}, "
-                     f"batch {settings['batch_size']}")
-            fig = plot_k_fold_curves([reference, (title, result)])
             display(fig)
             plt.close(fig)  # shown once, inside the Output widget
             print(f"{k}-fold mean valid log rmse {result.mean_valid:.4f} "
                   f"(trained in {seconds:.2f} s)")
-
-    from utils.plot import controls_box
 
     return controls_box(controls, out, redraw, static_display, what="sliders")
