@@ -1,7 +1,7 @@
 """Colab and Kaggle Notebooks, the cheap parts: runtime detection, Colab's recorded versions,
 the first cell, the one address, and Kaggle's data and submission folders (temporary folders
 stand in for /kaggle/input and /kaggle/working). The whole simulated Colab run is CI's step
-`python -m utils.setup.colab_sim` (.ci/run), not a test: it builds a Python and installs MXNet.
+`python tests/colab_sim.py` (.ci/run), not a test: it builds a Python and installs MXNet.
 """
 import os
 import shutil
@@ -13,7 +13,9 @@ import nbformat
 import pytest
 
 from utils import check
-from utils.setup import colab, colab_sim
+from utils.setup import colab
+
+import colab_sim  # tests/colab_sim.py, beside this file
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted(ROOT.glob("notebooks/*.ipynb")) + sorted(ROOT.glob("notebooks/zh/*.ipynb"))

@@ -6,6 +6,7 @@ non-zero, and writes nothing (every file byte for byte as before, no temporary f
 import json
 import os
 import shutil
+import tempfile
 
 import nbformat
 import pytest
@@ -135,14 +136,14 @@ def test_sync_into_a_folder_it_cannot_write_says_so_and_writes_nothing(edition, 
         nbformat.write(nb, en_dir / f"{stem}.ipynb")
     before = snapshot(zh_dir)
     calls = []
-    real_mkstemp = tr.tempfile.mkstemp
+    real_mkstemp = tempfile.mkstemp
 
     def second_file_refused(*args, **kwargs):  # as root, chmod does not stop a write
         calls.append(kwargs.get("dir"))
         if len(calls) == 2:
             raise PermissionError(13, "Permission denied", str(zh_dir))
         return real_mkstemp(*args, **kwargs)
-    monkeypatch.setattr(tr.tempfile, "mkstemp", second_file_refused)
+    monkeypatch.setattr(tempfile, "mkstemp", second_file_refused)
     assert cli(en_dir, zh_dir, "sync") == 2
     line = one_error_line(capsys)
     assert line == (f"error: cannot write in {zh_dir} (Permission denied); nothing was changed: "

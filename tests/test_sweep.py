@@ -1,9 +1,9 @@
-"""The seed sweep (utils/course/sweep.py) on a tiny notebook: it finds the failing check at the
+"""The seed sweep (tests/sweep.py) on a tiny notebook: it finds the failing check at the
 seeds where it fails, goes on past it, and tells a stopped run apart."""
 import nbformat
 import pytest
 
-from utils.course import sweep
+import sweep  # tests/sweep.py, beside this file
 
 
 def test_seed_lists_are_read_and_bad_ones_refused():

@@ -1,34 +1,22 @@
-"""Benchmark: the book's k-fold loop against `utils.train.k_fold` on the same configuration.
+"""Benchmark: the book's k-fold loop against `utils.train.k_fold` and a numpy floor.
 
-    python -m utils.course.bench kfold                      # the book's: 5 folds x 100 epochs, batch 64,
-                                                     # Adam lr 5, wd 0, Dense(1), real data
+    python -m utils.course.bench kfold                  # the book's configuration, real data
     python -m utils.course.bench kfold --epochs 2 --rounds 3 --synthetic   # a quick smoke run
 
-Three loops run in one process, alternating (reference, project, numpy floor) for several
-rounds, each from the same seed; the machine's load drifts, so only the per-round ratios are
-compared. The floor is the same arithmetic (all folds stacked) in numpy alone: how far the
-project is from what the hardware needs. The output gives every round's times, the median
-ratios with their spread, the cross-validation results and the largest difference between any
-two per-epoch scores of the book's loop and the project's (and the floor's).
-
-The reference is written the way the book writes it: a DataLoader over an ArrayDataset,
-`nn.Sequential`, `gluon.Trainer.step(batch_size)` after every batch, and the log RMSE of the
-whole training and validation sets computed with NDArray ops and `asscalar()` every epoch.
+The three loops, how they are timed and what is printed: docs/benchmark.md.
 """
 import argparse
 import json
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon, nd
 from mxnet.gluon import nn
 
-from utils import data
-from utils.course.exports import replace_text
+from utils import data, write_atomically
 from utils import train as fast
 
 # ------------------------------------------------------------------- the book's loop (reference)
@@ -106,12 +94,8 @@ def project_k_fold(k, X, y, num_epochs, learning_rate, weight_decay, batch_size,
 
 def numpy_k_fold(k, X, y, num_epochs, learning_rate, weight_decay, batch_size,
                  optimizer="adam", hidden=0):
-    """The same arithmetic in numpy alone, all folds stacked: what the hardware needs.
-
-    The same folds, initial weights (the book's networks, made in fold order), shuffles
-    (fold i's epochs continue numpy's RNG where fold i-1's ended), batches and Adam/SGD
-    formulas in float32; only MXNet is missing, so no operator dispatch to pay for.
-    """
+    """The same arithmetic in numpy alone, all folds stacked: what the hardware needs
+    (what stays the same as the book's loop: docs/benchmark.md)."""
     X, y = X.asnumpy(), y.asnumpy().reshape(len(X), -1)
     splits = fast.k_fold_indices(len(X), k)
     layers = []  # per fold: [(W (in, out), b (out,)), ...]
@@ -123,18 +107,11 @@ def numpy_k_fold(k, X, y, num_epochs, learning_rate, weight_decay, batch_size,
     Bs = [np.stack([fold[l][1] for fold in layers])[:, None, :] for l in range(len(layers[0]))]
     params = Ws + Bs
     moments = [(np.zeros_like(p), np.zeros_like(p)) for p in params]
-    X_train = np.stack([X[t] for t, _ in splits])
-    y_train = np.stack([y[t] for t, _ in splits])
-    X_valid = np.stack([X[v] for _, v in splits])
-    y_valid = np.stack([y[v] for _, v in splits])
+    X_train, y_train = np.stack([X[t] for t, _ in splits]), np.stack([y[t] for t, _ in splits])
+    X_valid, y_valid = np.stack([X[v] for _, v in splits]), np.stack([y[v] for _, v in splits])
     n = X_train.shape[1]
-    orders = []
-    for _ in splits:  # the fold-after-fold loop's shuffles, fold by fold
-        orders.append([])
-        for _ in range(num_epochs):
-            order = np.arange(n)
-            np.random.shuffle(order)
-            orders[-1].append(order)
+    # the fold-after-fold loop's shuffles, fold by fold (permutation: arange, then shuffle)
+    orders = [[np.random.permutation(n) for _ in range(num_epochs)] for _ in splits]
     folds = np.arange(k)[:, None]
 
     def forward(A):
@@ -228,24 +205,36 @@ def bench_kfold(X, y, *, rounds=3, seed=0, out=print, **config):
         times.append((t_ref, t_new, t_np))
         out(f"round {r}: reference {t_ref:.3f} s, project {t_new:.3f} s, numpy floor "
             f"{t_np:.3f} s; ratio {t_ref / t_new:.2f}x, project / floor {t_new / t_np:.2f}x")
-    ratios = [a / b for a, b, _ in times]
-    floor_ratios = [b / c for _, b, c in times]
-    (ref_train, ref_valid), (new_train, new_valid) = cv_summary(ref_curves), cv_summary(new_curves)
-    diff = max_abs_difference(ref_curves, new_curves)
-    out(f"median ratio {statistics.median(ratios):.2f}x "
+    ratios, floor_ratios = [a / b for a, b, _ in times], [b / c for _, b, c in times]
+    summary = {"config": config, "rounds": rounds, "times": times, "ratios": ratios,
+               "median_ratio": statistics.median(ratios), "floor_ratios": floor_ratios,
+               "median_floor_ratio": statistics.median(floor_ratios),
+               "reference_cv": list(cv_summary(ref_curves)),
+               "project_cv": list(cv_summary(new_curves)),
+               "max_abs_difference": max_abs_difference(ref_curves, new_curves),
+               "floor_max_abs_difference": max_abs_difference(ref_curves, np_curves)}
+    out(f"median ratio {summary['median_ratio']:.2f}x "
         f"(spread {min(ratios):.2f}x .. {max(ratios):.2f}x over {rounds} rounds)")
-    out(f"median project / numpy floor {statistics.median(floor_ratios):.2f}x "
+    out(f"median project / numpy floor {summary['median_floor_ratio']:.2f}x "
         f"(the book's loop / floor {statistics.median([a / c for a, _, c in times]):.2f}x)")
-    out(f"reference CV: train log rmse {ref_train:.6f}, valid log rmse {ref_valid:.6f}")
-    out(f"project   CV: train log rmse {new_train:.6f}, valid log rmse {new_valid:.6f}")
-    out(f"max abs difference over all per-epoch scores: {diff:.3g} "
-        f"(numpy floor: {max_abs_difference(ref_curves, np_curves):.3g})")
-    return {"config": config, "rounds": rounds, "times": times, "ratios": ratios,
-            "median_ratio": statistics.median(ratios), "floor_ratios": floor_ratios,
-            "median_floor_ratio": statistics.median(floor_ratios),
-            "reference_cv": [ref_train, ref_valid], "project_cv": [new_train, new_valid],
-            "max_abs_difference": diff,
-            "floor_max_abs_difference": max_abs_difference(ref_curves, np_curves)}
+    for name, (train, valid) in (("reference", summary["reference_cv"]),
+                                 ("project  ", summary["project_cv"])):
+        out(f"{name} CV: train log rmse {train:.6f}, valid log rmse {valid:.6f}")
+    out(f"max abs difference over all per-epoch scores: {summary['max_abs_difference']:.3g} "
+        f"(numpy floor: {summary['floor_max_abs_difference']:.3g})")
+    return summary
+
+
+NUMBERS = [  # (option, type, default, help) of the numbers `kfold` takes
+    ("--epochs", int, 100, "epochs per fold (default: %(default)s, the book's)"),
+    ("--batch-size", int, 64, "examples per minibatch (default: %(default)s)"),
+    ("--folds", int, 5, "k of k-fold cross-validation, >= 2 (default: %(default)s)"),
+    ("--lr", float, 5.0, "learning rate, > 0 (default: %(default)s, the book's for Adam)"),
+    ("--wd", float, 0.0, "weight decay, >= 0 (default: %(default)s)"),
+    ("--hidden", int, 0, "0: the book's Dense(1); N: one ReLU layer of N units first"),
+    ("--rounds", int, 3, "rounds timed, each all three loops once (default: %(default)s)"),
+    ("--seed", int, 0, "seed for initialization and batch order (default: %(default)s)"),
+]
 
 
 def main(argv=None):
@@ -253,24 +242,10 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     kf = sub.add_parser("kfold", help="book k-fold loop vs utils.train.k_fold vs numpy")
-    kf.add_argument("--epochs", type=int, default=100,
-                    help="epochs per fold (default: %(default)s, the book's)")
-    kf.add_argument("--batch-size", type=int, default=64,
-                    help="examples per minibatch (default: %(default)s)")
-    kf.add_argument("--folds", type=int, default=5,
-                    help="k of k-fold cross-validation, >= 2 (default: %(default)s)")
-    kf.add_argument("--lr", type=float, default=5.0,
-                    help="learning rate, > 0 (default: %(default)s, the book's for Adam)")
-    kf.add_argument("--wd", type=float, default=0.0,
-                    help="weight decay, >= 0 (default: %(default)s)")
+    for option, kind, default, text in NUMBERS:
+        kf.add_argument(option, type=kind, default=default, help=text)
     kf.add_argument("--optimizer", choices=["sgd", "adam"], default="adam",
                     help="the book's Trainer knows these two (default: %(default)s)")
-    kf.add_argument("--hidden", type=int, default=0,
-                    help="0: the book's Dense(1); N: one ReLU layer of N units first")
-    kf.add_argument("--rounds", type=int, default=3,
-                    help="rounds timed, each all three loops once (default: %(default)s)")
-    kf.add_argument("--seed", type=int, default=0,
-                    help="seed for initialization and batch order (default: %(default)s)")
     kf.add_argument("--synthetic", action="store_true",
                     help="small fake data from utils.data (no CSVs needed)")
     kf.add_argument("--data-dir", default=None,
@@ -304,7 +279,8 @@ def run_kfold(args):
                           hidden=args.hidden)
     if args.json:
         try:  # written aside and renamed: never half a file
-            replace_text(Path(args.json), json.dumps(summary, indent=2))
+            text = json.dumps(summary, indent=2)
+            write_atomically(args.json, lambda tmp: tmp.write_text(text, encoding="utf-8"))
         except OSError as err:
             print(f"error: could not write {args.json} ({err.strerror or err}); the summary "
                   f"is printed above, pick a writable --json path next time", file=sys.stderr)

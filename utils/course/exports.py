@@ -1,17 +1,12 @@
-"""The exports folder that the runner (utils/course/run.py, whose docstring shows the layout) and
-save_figure (utils/plot.py) write: figures.json, run.json, index.html and the folder swap.
+"""The exports folder the runner (utils/course/run.py) and save_figure (utils/plot.py) write:
+figures.json, run.json, index.html, the run lock and the folder swap.
 
-Readers never see a half-written file or a folder with old and new mixed: files are written
-aside and renamed into place, a notebook's folder is swapped in by renames on one filesystem,
-one run at a time holds `.run.lock`, and a killed run's leftovers are undone by the next run.
-A run writes aside only into its own hidden folder `.run.<pid>` (the pid `.run.lock` names),
-so the next run removes that folder and nothing else: the exports folder may be shared.
-Nothing is written through a symlink or hard link found in the folder (the lock, an export
-folder, a leftover): links are refused or replaced, so writes stay inside the folder.
-
-No MXNet, d2l or matplotlib here (the runner imports this; jinja2 only when the page is
-written), and utils.plot takes its names and manifest rule from here, so the two always agree.
+Readers never see a half-written file or old and new mixed; a killed run's leftovers, in its own
+`.run.<pid>` folder, are undone by the next run; nothing is written through a link found in the
+folder. The promises in full: docs/runner-and-exports.md. No MXNet or matplotlib here: the runner
+imports this, and utils.plot takes its names and manifest rule from here, so the two agree.
 """
+import fcntl
 import html
 import json
 import os
@@ -187,8 +182,7 @@ class _Lock:
     """
 
     def __init__(self, exports_dir):
-        import fcntl
-        self.fcntl, self.exports_dir = fcntl, Path(exports_dir)
+        self.exports_dir = Path(exports_dir)
         self.path, self.fd, self.previous = self.exports_dir / LOCK_NAME, None, ""
 
     @property
@@ -214,7 +208,7 @@ class _Lock:
             raise RunnerError(f"{path} is a hard link to another file, not the lock file runs "
                               f"write their pid to; remove it and run again")
         try:
-            self.fcntl.flock(fd, self.fcntl.LOCK_EX | self.fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             other = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
@@ -254,17 +248,6 @@ class _Lock:
             self.fd = None
 
 
-class _NoLock:
-    """Where flock does not exist (Windows): no lock, and no leftovers provably a run's."""
-    previous = ""
-
-    def __init__(self, exports_dir):
-        self.scratch = scratch_folder(exports_dir, os.getpid())
-
-    def retake(self):
-        return False
-
-
 def scratch_folder(exports_dir, pid):
     """`.run.<pid>`: the only place run <pid> writes aside (staging, set-aside folders, temp
     files); removed when the run ends, by the next run when it was killed."""
@@ -278,18 +261,13 @@ def exports_lock(exports_dir):
     Yields the lock: `.retake()` takes it again if a notebook removed it (True when it did),
     `.scratch` is this run's own folder (removed when the block ends), `.previous` the pid of
     the run before, whose `.run.<pid>` a killed run left behind (see recover_leftovers)."""
-    try:
-        lock = _Lock(exports_dir)
-    except ImportError:  # not POSIX: no lock
-        lock = _NoLock(exports_dir)
-    else:
-        lock.acquire()
+    lock = _Lock(exports_dir)  # flock: POSIX, which MXNet needs anyway (Windows: WSL2)
+    lock.acquire()
     try:
         yield lock
     finally:
         remove(lock.scratch)
-        if isinstance(lock, _Lock):
-            lock.release()
+        lock.release()
 
 
 def install(new, target, aside=None):

@@ -1,19 +1,17 @@
 """The Chinese feedback lines of the graded tests, kept beside them as captions are.
 
-The tests (notebooks/grading/<stem>/*.py, otter's format) are one code for both editions, with
-English `failure_message`s. notebooks/zh/feedback.json maps each of them to its Chinese line:
-{stem: {English message: Chinese message}}. `make grade` prints the Chinese line for a Chinese
-submission. `status` names every message without a Chinese line and every stale entry (what
-tests/test_instructor.py checks); `sync` adds the missing ones empty and drops the stale ones.
+notebooks/zh/feedback.json maps each English `failure_message` of notebooks/grading/<stem>/*.py
+to its Chinese line ({stem: {English: Chinese}}; docs/instructors.md). `status` names every
+message without a Chinese line and every stale entry; `sync` adds the missing ones empty and
+drops the stale ones.
 
     python -m utils.course.feedback status|sync
 """
 import ast
 import json
 import sys
-from pathlib import Path
 
-from utils.course import exports
+from utils import write_atomically
 from utils.course.student import GRADING, NOTEBOOKS
 
 FEEDBACK = NOTEBOOKS / "zh" / "feedback.json"
@@ -44,12 +42,9 @@ def problems(entries=None):
     entries = read() if entries is None else entries
     lines = []
     for stem in stems():
-        ours = entries.get(stem, {})
-        for message in messages(stem):
-            if not ours.get(message):
-                lines.append(f"{stem}: no Chinese line for {message!r}")
-        lines += [f"{stem}: stale entry {m!r} (no test says it)" for m in ours
-                  if m not in messages(stem)]
+        ours, theirs = entries.get(stem, {}), messages(stem)
+        lines += [f"{stem}: no Chinese line for {m!r}" for m in theirs if not ours.get(m)]
+        lines += [f"{stem}: stale entry {m!r} (no test says it)" for m in ours if m not in theirs]
     lines += [f"{stem}: stale notebook entry" for stem in entries if stem not in stems()]
     return lines
 
@@ -59,8 +54,7 @@ def sync():
     synced = {stem: {m: entries.get(stem, {}).get(m, "") for m in messages(stem)}
               for stem in stems()}
     text = json.dumps(synced, ensure_ascii=False, indent=1) + "\n"
-    exports.replace_text(FEEDBACK, text) if hasattr(exports, "replace_text") \
-        else FEEDBACK.write_text(text, encoding="utf-8")
+    write_atomically(FEEDBACK, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return problems(synced)
 
 

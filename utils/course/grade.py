@@ -1,11 +1,6 @@
-"""`make grade SUBMISSION=<notebook or folder>`: grade submitted notebooks with otter-grader, offline.
+"""`make grade SUBMISSION=<notebook or folder>`: grade submissions with otter-grader, offline.
 
-One notebook: a line per graded exercise (points and, when points were lost, a feedback line in
-the notebook's language), then `total: X / Y`. A folder: the same for each notebook in it, and a
-CSV gradebook (one row per submission). Which notebook a submission is comes from the metadata
-`make student` stamps, else its file name, else its title; its language from the metadata, else
-from its text. The autograders are dist/grader/<stem>.zip (`make student` writes them).
-
+What it prints, how a submission is recognized and how it is contained: docs/instructors.md.
 Each submission runs in its own process and scratch folder with a time and a memory limit
 (utils/course/sandbox.py); one that raises, hangs or loops costs its own points only.
 """
@@ -18,10 +13,12 @@ import shutil
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import nbformat
 
+from utils import write_atomically
 from utils.course import sandbox
 from utils.course.student import DIST, NOTEBOOKS, needs_otter
 
@@ -44,23 +41,23 @@ class NotGradable(Exception):
 
 
 def identify(path, graders):
-    """(stem, lang) of a submitted notebook, or NotGradable naming it."""
+    """(stem, lang) of a submitted notebook (metadata, else file name, else title; language:
+    metadata, else its prose), or NotGradable naming it."""
     try:
         nb = nbformat.read(path, as_version=4)
-    except Exception as err:  # not JSON, not a notebook, unreadable: one line, the next one goes on
+    except Exception as err:  # not JSON, not a notebook, unreadable: one line, then the next
         raise NotGradable(f"{path}: not a readable notebook ({type(err).__name__}: "
                           f"{str(err).splitlines()[0] if str(err) else 'no detail'})") from None
     meta = nb.metadata.get("course", {})
     stem = meta.get("notebook") if meta.get("notebook") in graders else None
-    if stem is None:
-        stem = next((s for s in graders if Path(path).stem.startswith(s)), None)
+    stem = stem or next((s for s in graders if Path(path).stem.startswith(s)), None)
     if stem is None:
         title = next((c.source.splitlines()[0] for c in nb.cells
                       if c.cell_type == "markdown" and c.source.strip()), "")
         for candidate in graders:
-            for source in (NOTEBOOKS / f"{candidate}.ipynb", NOTEBOOKS / "zh" / f"{candidate}.ipynb"):
-                first = nbformat.read(source, as_version=4).cells[0].source.splitlines()[0]
-                if title and title == first:
+            for folder in (NOTEBOOKS, NOTEBOOKS / "zh"):
+                source = nbformat.read(folder / f"{candidate}.ipynb", as_version=4)
+                if title and title == source.cells[0].source.splitlines()[0]:
                     stem = candidate
     if stem is None:
         raise NotGradable(f"{path}: not one of the course notebooks ({', '.join(graders)}); "
@@ -130,48 +127,39 @@ def grade(path, graders, timeout=TIMEOUT, memory_mb=sandbox.MEMORY_MB):
         row["seconds"] = round(time.monotonic() - started, 1)
         results = scratch / "results.json"
         graded = json.loads(results.read_text(encoding="utf-8")) if results.exists() else None
-        exercises = graded["exercises"] if graded else None
-        row["cells_with_errors"] = len(graded["cells_with_errors"]) if graded else ""
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    possible = sum(q["points"] for q in otter_points(graders[stem]))
-    row["possible"] = possible
-    if exercises is None:
-        last = [line for line in stderr.splitlines() if line.strip()][-1:] or [f"exit status {status}"]
-        note = (words["stopped"].format(s=timeout) if status is None
-                else words["crashed"].format(why=last[0].strip()[:160]))
-        row["note"] = note
-        return [f"{path}: {note}", f"{words['total']}: 0 / {possible:g}"], row
+    row["possible"] = possible = otter_possible(graders[stem])
+    if graded is None:
+        last = [line for line in stderr.splitlines() if line.strip()][-1:]
+        why = last[0].strip()[:160] if last else f"exit status {status}"
+        row["note"] = (words["stopped"].format(s=timeout) if status is None
+                       else words["crashed"].format(why=why))
+        return [f"{path}: {row['note']}", f"{words['total']}: 0 / {possible:g}"], row
     zh = chinese_feedback() if lang == "zh" else {}
     lines = [f"{path} ({stem}, {lang})"]
-    for q in sorted(exercises, key=lambda q: float(exercise_number(q["name"]))):
+    for q in sorted(graded["exercises"], key=lambda q: float(exercise_number(q["name"]))):
         feedback = "; ".join(zh.get(message, message) for message in q["failed"]) or words["ok"]
         lines.append(f"{words['exercise']} {exercise_number(q['name'])}: "
                      f"{q['score']:g} / {q['possible']:g}  {feedback}")
         row[q["name"]] = q["score"]
-    if graded["cells_with_errors"]:
-        lines.append(words["raised"].format(n=len(graded["cells_with_errors"]),
-                                            first=graded["cells_with_errors"][0])
+    errors = graded["cells_with_errors"]
+    row["cells_with_errors"] = len(errors)
+    if errors:
+        lines.append(words["raised"].format(n=len(errors), first=errors[0])
                      + (f": {graded['first_error']}" if graded.get("first_error") else ""))
-    row["score"] = sum(q["score"] for q in exercises)
+    row["score"] = sum(q["score"] for q in graded["exercises"])
     lines.append(f"{words['total']}: {row['score']:g} / {possible:g}")
     return lines, row
 
 
-def otter_points(autograder):
-    """(name, points) of every question in an autograder zip, read without running anything."""
-    import zipfile
-
+def otter_possible(autograder):
+    """The points of every question in an autograder zip, added up without running anything."""
     with zipfile.ZipFile(autograder) as zf:
-        for member in sorted(zf.namelist()):
-            if member.startswith("tests/") and member.endswith(".py"):
-                text = zf.read(member).decode("utf-8")
-                points = re.search(r"^points\s*=\s*([0-9.]+)", text, re.M)
-                yield {"file": member, "points": float(points.group(1)) if points else 0.0}
-
-
-def graders_in(folder):
-    return {p.stem: p for p in sorted(Path(folder).glob("*.zip"))}
+        tests = [zf.read(member).decode("utf-8") for member in zf.namelist()
+                 if member.startswith("tests/") and member.endswith(".py")]
+    points = (re.search(r"^points\s*=\s*([0-9.]+)", text, re.M) for text in tests)
+    return sum(float(found.group(1)) for found in points if found)
 
 
 def main(argv=None):
@@ -195,44 +183,42 @@ def main(argv=None):
     if problem:
         print(problem, file=sys.stderr)
         return 2
-    graders = graders_in(args.grader)
+    graders = {p.stem: p for p in sorted(args.grader.glob("*.zip"))}
     if not graders:
         print(f"no autograders in {args.grader}/: run `make student` first", file=sys.stderr)
         return 2
     rows = []
     for given in map(Path, args.submission):
-        if given.is_dir():
-            paths = sorted(p for p in given.iterdir() if p.is_file() and p.name != "gradebook.csv")
-            folder_rows = []
-            for path in paths:
-                lines, row = grade(path, graders, args.timeout, args.memory_mb)
-                print("\n".join(lines), flush=True)
-                folder_rows.append(row)
-            write_gradebook(args.gradebook or given / "gradebook.csv", folder_rows)
-            rows += folder_rows
-        elif given.exists():
-            lines, row = grade(given, graders, args.timeout, args.memory_mb)
-            print("\n".join(lines), flush=True)
-            rows.append(row)
-        else:
+        if not given.exists():
             print(f"{given}: no such file or folder")
             rows.append({"note": "missing"})
+            continue
+        paths = [given] if not given.is_dir() else sorted(
+            p for p in given.iterdir() if p.is_file() and p.name != "gradebook.csv")
+        given_rows = []
+        for path in paths:  # each printed as soon as it is graded
+            lines, row = grade(path, graders, args.timeout, args.memory_mb)
+            print("\n".join(lines), flush=True)
+            given_rows.append(row)
+        rows += given_rows
+        if given.is_dir():
+            write_gradebook(args.gradebook or given / "gradebook.csv", given_rows)
     return 0 if all(not r.get("note") for r in rows) else 1
 
 
 def write_gradebook(target, rows):
-    """One row per submission; written whole to a temporary file, then renamed."""
+    """One row per submission, written whole or not at all."""
     columns = ["submission", "notebook", "score", "possible", "seconds", "cells_with_errors"]
     columns += sorted({k for r in rows for k in r if k.startswith("exercise")},
-                      key=lambda k: float(k.split()[-1])) + ["note"]
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", newline="", dir=target.parent, suffix=".tmp",
-                                     delete=False, encoding="utf-8") as tmp:
-        writer = csv.DictWriter(tmp, columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    Path(tmp.name).replace(target)
+                      key=lambda k: float(exercise_number(k))) + ["note"]
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+
+    def write(tmp):
+        with open(tmp, "w", newline="", encoding="utf-8") as file:
+            writer = csv.DictWriter(file, columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+    write_atomically(target, write)
     print(f"gradebook: {target} ({len(rows)} submissions)")
 
 

@@ -5,13 +5,10 @@
     python -m utils run -p NUM_EPOCHS 5          # parameters for the `parameters` cells
     python -m utils run --lang zh                # the Chinese edition: notebooks/zh -> exports/zh
 
-Each notebook runs in its own folder in a fresh ipykernel of this interpreter, one after the
-other. Its exports go to a staging folder (`$COURSE_EXPORTS_DIR`, see utils/plot.py) and, on
-success, are swapped in for `exports/<stem>/` as a whole (utils/course/exports.py: the swap,
-the lock, index.html). A failing cell stops its notebook (its old exports stay, the executed
-copy goes to `exports/<stem>.failed.ipynb`); the others still run. Ctrl-C or SIGTERM stops the
-whole run at once. Exit code: 0 all ran, 1 any failed, 2 bad arguments (nothing ran), 128 + the
-signal number when interrupted. What is promised, in full: docs/runner-and-exports.md.
+Each notebook runs in its own folder in a fresh ipykernel of this interpreter; its exports are
+staged and swapped in for `exports/<stem>/` whole on success (utils/course/exports.py). Exit code:
+0 all ran, 1 any failed, 2 bad arguments, 128 + the signal number when interrupted. What is
+promised, in full: docs/runner-and-exports.md.
 """
 import argparse
 import ast
@@ -78,10 +75,6 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, signum, where=""):
         super().__init__(signum, where)
         self.signum, self.where = signum, where
-
-    @property
-    def signal_name(self):
-        return signal.Signals(self.signum).name
 
 
 @dataclass

@@ -1,19 +1,9 @@
 """Run one student's submission as a process of its own, limited (used by utils/course/grade.py).
 
-What stops what (docs/instructors.md says the same, and what it does not stop):
-* time: the whole run is killed after `timeout` seconds;
-* memory: RLIMIT_AS caps the address space of the grading process and the kernel it starts, so
-  a submission that allocates without end gets a MemoryError (or dies) instead of the machine
-  swapping;
-* files: the run's working folder, $HOME and $TMPDIR are a scratch folder. With bubblewrap
-  (`apt-get install bubblewrap`; CI installs it) the whole file system is mounted read-only
-  for the run but for that folder, /tmp is a private empty one, and the run has a PID
-  namespace of its own (everything it forks dies with it); as root it also drops to the user
-  `nobody` without capabilities (setpriv), so it cannot remount anything writable. Without
-  bubblewrap only the limits below hold: the run can write wherever its user can;
-* processes: RLIMIT_NPROC caps the processes and threads of the run's user. It counts per user
-  and never binds root, which is why a root run drops to `nobody`.
+The limits (time, memory, processes; with bubblewrap, a read-only file system but for the scratch
+folder) and what they do not stop: docs/instructors.md.
 """
+import functools
 import os
 import resource
 import shutil
@@ -33,15 +23,12 @@ def isolated():
     return bool(shutil.which("bwrap"))
 
 
-def limits(memory_mb, processes):
-    """The preexec function: rlimits set in the child before it runs the submission."""
-    def apply():
-        os.setsid()  # its own process group: a timeout kills the whole group
-        size = memory_mb * 2 ** 20
-        resource.setrlimit(resource.RLIMIT_AS, (size, size))
-        resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    return apply
+def limit(memory_mb, processes):
+    """Run in the child before the submission (its own session already: a timeout kills it all)."""
+    size = memory_mb * 2 ** 20
+    resource.setrlimit(resource.RLIMIT_AS, (size, size))
+    resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
 def bwrap(command, scratch):
@@ -49,7 +36,8 @@ def bwrap(command, scratch):
     own PID namespace (all its processes die with it) and, as root, the user `nobody`."""
     wrapped = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
                "--tmpfs", "/tmp", "--unshare-pid", "--die-with-parent"]
-    if os.geteuid() == 0:
+    root = os.geteuid() == 0
+    if root:
         # /root is closed to nobody: give the sandbox an open /root holding only what it runs
         needed = {Path(p).resolve() for p in (sys.base_prefix, sys.prefix, REPO_ROOT)}
         needed |= {Path(os.environ[v]).resolve() for v in ("KAGGLE_HOUSE_DIR",) if v in os.environ}
@@ -61,11 +49,12 @@ def bwrap(command, scratch):
                 made.add(parent)
             wrapped += ["--ro-bind", str(path), str(path)]
     wrapped += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch)]
-    if os.geteuid() == 0:  # RLIMIT_NPROC does not bind root; nobody has no capabilities
-        wrapped += ["setpriv", f"--reuid={UNPRIVILEGED}", f"--regid={UNPRIVILEGED}",
-                    "--clear-groups", "--bounding-set=-all", "--inh-caps=-all",
-                    "--no-new-privs"]
-    return wrapped + ["--", *command] if os.geteuid() == 0 else wrapped + list(command)
+    if not root:
+        return wrapped + list(command)
+    # RLIMIT_NPROC does not bind root; nobody has no capabilities, so cannot remount writable
+    return wrapped + ["setpriv", f"--reuid={UNPRIVILEGED}", f"--regid={UNPRIVILEGED}",
+                      "--clear-groups", "--bounding-set=-all", "--inh-caps=-all",
+                      "--no-new-privs", "--", *command]
 
 
 def run(command, scratch, env, timeout, memory_mb=MEMORY_MB, processes=PROCESSES):
@@ -87,8 +76,8 @@ def run(command, scratch, env, timeout, memory_mb=MEMORY_MB, processes=PROCESSES
     log = scratch / "stderr.txt"
     with open(log, "wb") as err:
         proc = subprocess.Popen(command, cwd=scratch, env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=err,
-                                preexec_fn=limits(memory_mb, processes))
+                                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
+                                preexec_fn=functools.partial(limit, memory_mb, processes))
         try:
             status = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

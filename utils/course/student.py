@@ -1,20 +1,11 @@
 """`make student`: the student edition and the grader, generated from the course notebooks.
 
-One source: notebooks/ (English) and notebooks/zh/ are the instructor edition as they are; the
-graded tests are otter-grader test files in notebooks/grading/<stem>/ (one per exercise, hidden
-tests with points and a feedback line). This writes, never edited by hand:
-
-* dist/student/<stem>.ipynb and dist/student/zh/<stem>.ipynb: every `answer` code cell replaced
-  by a stub to fill in (keeping its leading `# Graded:` comment, if any), the `check` cell
-  right after an answer dropped (it tests the instructor's own names and would fail an
-  untouched copy), every `<details>` answer removed (prose-only
-  answers leave a line saying they are graded by hand), outputs cleared;
-* dist/grader/<stem>.zip: otter's autograder for that notebook (`otter generate`), used by
-  `make grade` (utils/course/grade.py) for both languages.
-
-Students' notebooks never import the grader: the tests stay in dist/grader/.
+Writes dist/student/<stem>.ipynb, dist/student/zh/<stem>.ipynb (answers removed) and
+dist/grader/<stem>.zip (otter's autograder, used by `make grade`); what each holds:
+docs/instructors.md. Students' notebooks never import the grader.
 """
 import argparse
+import itertools
 import re
 import shutil
 import sys
@@ -23,6 +14,7 @@ from pathlib import Path
 
 import nbformat
 
+from utils import write_atomically
 from utils.course import languages
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -36,10 +28,7 @@ STUB = {
     "zh": "# 你的答案（自动评分：要定义什么，见上面的题目）\n",
 }
 GRADED_COMMENT = {"en": "# Graded:", "zh": "# 自动评分："}
-BY_HAND = {
-    "en": "*Your answer (graded by hand):*",
-    "zh": "*你的答案（人工评分）：*",
-}
+BY_HAND = {"en": "*Your answer (graded by hand):*", "zh": "*你的答案（人工评分）：*"}
 MIN_PYTHON = (3, 10)  # otter-grader 7
 
 
@@ -64,15 +53,10 @@ def is_answer(cell):
 def graded_comment(cell, lang):
     """The answer cell's leading `# Graded:` comment block (what to define, when the question's
     prose only names it), kept in the stub; '' when the cell has none."""
-    lines = cell.source.splitlines(keepends=True)
-    if not lines or not lines[0].startswith(GRADED_COMMENT[lang]):
+    if not cell.source.startswith(GRADED_COMMENT[lang]):
         return ""
-    block = []
-    for line in lines:
-        if not line.startswith("#"):
-            break
-        block.append(line)
-    return "".join(block)
+    lines = cell.source.splitlines(keepends=True)
+    return "".join(itertools.takewhile(lambda line: line.startswith("#"), lines))
 
 
 def student_notebook(nb, stem, lang):
@@ -99,26 +83,15 @@ def student_notebook(nb, stem, lang):
     return nb
 
 
-def source_notebooks():
-    """(stem, lang, path) of every course notebook, English first."""
-    found = []
-    for lang, edition in languages.EDITIONS.items():
-        folder = REPO_ROOT / edition.notebooks
-        found += [(p.stem, lang, p) for p in sorted(folder.glob("*.ipynb"))]
-    return found
-
-
 def write_student_edition(out=DIST / "student"):
+    """Every course notebook's student copy, English first; each written whole or not at all."""
     written = []
-    for stem, lang, path in source_notebooks():
-        target = out / (f"{stem}.ipynb" if lang == "en" else f"{lang}/{stem}.ipynb")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        nb = student_notebook(nbformat.read(path, as_version=4), stem, lang)
-        with tempfile.NamedTemporaryFile("w", dir=target.parent, suffix=".tmp", delete=False,
-                                         encoding="utf-8") as tmp:
-            nbformat.write(nb, tmp)
-        Path(tmp.name).replace(target)  # never a half-written notebook
-        written.append(target)
+    for lang, edition in languages.EDITIONS.items():
+        for path in sorted((REPO_ROOT / edition.notebooks).glob("*.ipynb")):
+            target = out / (f"{path.stem}.ipynb" if lang == "en" else f"{lang}/{path.name}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            nb = student_notebook(nbformat.read(path, as_version=4), path.stem, lang)
+            written.append(write_atomically(target, lambda tmp: nbformat.write(nb, str(tmp))))
     return written
 
 
@@ -129,15 +102,14 @@ def write_grader(out=DIST / "grader"):
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for tests in sorted(p for p in GRADING.iterdir() if any(p.glob("*.py"))):
-        target = out / f"{tests.name}.zip"
         with tempfile.TemporaryDirectory() as work:  # otter writes beside its inputs
             shutil.copytree(tests, Path(work) / "tests",
                             ignore=shutil.ignore_patterns("__pycache__"))
             partial = Path(work) / "autograder.zip"
             otter_generate(tests_dir=str(Path(work) / "tests"), output_path=str(partial),
                            no_config=True, no_requirements=True, no_environment=True)
-            shutil.move(str(partial), target)
-        written.append(target)
+            written.append(write_atomically(out / f"{tests.name}.zip",
+                                            lambda tmp: shutil.move(str(partial), tmp)))
     return written
 
 
@@ -151,7 +123,8 @@ def main(argv=None):
         print(problem, file=sys.stderr)
         return 2
     for path in write_student_edition(args.out / "student") + write_grader(args.out / "grader"):
-        print(f"wrote {path.relative_to(args.out.parent) if args.out.parent in path.parents else path}")
+        shown = path.relative_to(args.out.parent) if args.out.parent in path.parents else path
+        print(f"wrote {shown}")
     return 0
 
 

@@ -1,38 +1,10 @@
 """The Chinese edition (notebooks/zh/): one set of code, prose in two languages, drift recorded.
 
-    python -m utils.course.translation status [STEM...]   every cell or caption a translator must look at
-    python -m utils.course.translation sync [STEM...]     create or update notebooks/zh/ from the English
-    python -m utils.course.translation stamp STEM ID...   record that these cells (or figure names) now
-                                                   render the current English text
-    python -m utils.course.translation stamp --all-current [STEM...]   stamp every newly translated or
-                                                   re-translated cell and caption
-
-The format. notebooks/zh/<stem>.ipynb holds the English notebook's cells in the same order, with
-the same ids, types and metadata:
-- a code cell is the English code cell; only comments may differ (compared as token streams
-  without comments and blank lines). Its comments are Chinese, and a cell whose English has
-  comments records, like a markdown cell, the English cell it was translated from:
-  "translation": {"en_sha1": sha1 of the English code cell's source, "zh_sha1": ...}. Any
-  English change, to a comment or to the code, makes it stale. `sync` keeps the Chinese cell
-  while the code is the same; when the English code changed it brings the new code in, carries
-  the Chinese comments over to the lines whose code is the same, and keeps the Chinese cell as
-  it was under "translation": {"before": ...} until a translator has checked it and stamped
-  (`status` names the cell; `stamp --all-current` waits for an edit, or stamp it by id);
-- a markdown cell holds Chinese prose and records, in its metadata, what it renders:
-  "translation": {"en_sha1": sha1 of the English cell's source (the cell with the same id) when
-  it was translated, "zh_sha1": sha1 of this cell's source when it was stamped}. When the English
-  cell changes, en_sha1 no longer matches: `status` and the tests name the cell. zh_sha1 lets
-  `stamp --all-current` tell a re-translated cell from one nobody touched since the English
-  changed (that one it leaves alone: it must be updated, or stamped by id if no change is due).
-- notebooks/zh/captions.json: {stem: {figure name: {"zh": ..., "en_sha1": ..., "zh_sha1": ...,
-  "en": ...}}} for every figure a code cell saves with save_figure(fig, "name", caption=...).
-  en_sha1 is the sha1 of the English caption as written in the code, an f-string's fields kept
-  as `{K}`; the Chinese caption may use the same fields, which the gallery fills with what the
-  English caption showed. "en" is that English caption, refreshed by `sync` for the translator
-  to read (an entry `sync` adds has "zh": "", to be written); the record is en_sha1.
-
-English notebooks are the source; nothing here ever changes them. Standard library,
-nbformat only (the runner imports this for the Chinese gallery).
+The English notebooks are the source and nothing here changes them; notebooks/zh/ keeps their
+cells (same ids, code and metadata) with Chinese prose and comments, and records which English
+text each translation renders, so that any English change is named until a translator stamps.
+File formats, commands and every refusal: docs/translation.md. Standard library and nbformat
+only: the runner imports this for the Chinese gallery.
 """
 import argparse
 import ast
@@ -40,21 +12,20 @@ import difflib
 import hashlib
 import io
 import json
-import os
 import re
 import sys
-import tempfile
 import tokenize
 from pathlib import Path
 
 import nbformat
+
+from utils import write_atomically
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EN_DIR = REPO_ROOT / "notebooks"
 ZH_DIR = EN_DIR / "zh"
 CAPTIONS = "captions.json"
 RECORD = "translation"
-CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
 HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 ENGLISH_WORDS = 4  # a paragraph with this many Latin words and no Chinese is English left over
@@ -65,6 +36,13 @@ NOT_PROSE = [re.compile(p, re.S) for p in (
     r"&[a-z]+;", r"\]\([^)\s]*\)", r"https?://\S+")]
 FIELD = re.compile(r"\{([^{}]+)\}")
 COMMENTED_CODE = re.compile(r"[A-Za-z_][\w.]*(\s*=|[.(\[])")
+# What sync's report says about the cells it had to change, in this order ({} is their ids).
+SYNC_NOTES = {
+    "restored": ", English code restored in {}",
+    "before": "; Chinese comments carried over to the unchanged lines of {} (each cell as it was "
+              f"is kept in its metadata, {RECORD}.before): check them, then stamp",
+    "uncommented": "; Chinese comments dropped in {}: the English cell has no comments now",
+    "dropped": ", dropped {}"}
 
 
 class TranslationError(Exception):
@@ -77,15 +55,21 @@ def sha1(text):
 
 # ----- comparing code, reading prose ----------------------------------------------------------
 
-def code_tokens(source):
-    """The token stream without comments and blank lines (a line end is a line end, whatever
-    follows it); None when the source does not tokenize (IPython syntax, say)."""
+def _tokens(source):
+    """The tokens of `source`; None when it does not tokenize (IPython syntax, say)."""
     try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+        return list(tokenize.generate_tokens(io.StringIO(source).readline))
     except (tokenize.TokenError, SyntaxError, IndentationError):
         return None
-    return [(t.type, "" if t.type in (tokenize.NEWLINE, tokenize.DEDENT) else t.string)
-            for t in tokens if t.type not in (tokenize.COMMENT, tokenize.NL)]
+
+
+def code_tokens(source):
+    """The token stream without comments and blank lines (a line end is a line end, whatever
+    follows it); None when the source does not tokenize."""
+    tokens = _tokens(source)
+    return None if tokens is None else [
+        (t.type, "" if t.type in (tokenize.NEWLINE, tokenize.DEDENT) else t.string)
+        for t in tokens if t.type not in (tokenize.COMMENT, tokenize.NL)]
 
 
 def same_code(a, b):
@@ -98,12 +82,11 @@ def same_code(a, b):
 def comments(source):
     """The text of each comment of a code cell, without its '#'. Source that does not
     tokenize (IPython syntax): its whole-line comments."""
-    try:
-        return [t.string[1:].strip() for t in tokenize.generate_tokens(
-            io.StringIO(source).readline) if t.type == tokenize.COMMENT]
-    except (tokenize.TokenError, SyntaxError, IndentationError):
+    tokens = _tokens(source)
+    if tokens is None:
         return [line.strip()[1:].strip() for line in source.splitlines()
                 if line.strip().startswith("#")]
+    return [t.string[1:].strip() for t in tokens if t.type == tokenize.COMMENT]
 
 
 def _is_code(text):
@@ -170,11 +153,6 @@ def first_words(text, n=8):
 
 # ----- figure captions ------------------------------------------------------------------------
 
-def _blank_magics(source):
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
-                     for line in source.splitlines())
-
-
 def _template(node, source):
     """A caption argument as written: a string, or an f-string with its fields as {expr}."""
     if node is None:
@@ -182,13 +160,9 @@ def _template(node, source):
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     if isinstance(node, ast.JoinedStr):
-        parts = []
-        for value in node.values:
-            if isinstance(value, ast.Constant):
-                parts.append(str(value.value))
-            else:
-                parts.append("{" + ast.get_source_segment(source, value.value) + "}")
-        return "".join(parts)
+        return "".join(str(value.value) if isinstance(value, ast.Constant)
+                       else "{" + ast.get_source_segment(source, value.value) + "}"
+                       for value in node.values)
     return None
 
 
@@ -199,7 +173,8 @@ def figure_captions(nb):
     for cell in nb.cells:
         if cell.cell_type != "code" or "save_figure" not in cell.source:
             continue
-        source = _blank_magics(cell.source)
+        source = "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                           for line in cell.source.splitlines())  # magics do not parse
         try:
             tree = ast.parse(source)
         except SyntaxError:
@@ -238,6 +213,12 @@ def fill_caption(zh, template, shown):
     if any(f not in values for f in FIELD.findall(zh)):
         return None
     return FIELD.sub(lambda m: values[m.group(1)], zh)
+
+
+def _written(record):
+    """The Chinese caption of a captions.json record, or '' when none is written."""
+    zh = record.get("zh") if isinstance(record, dict) else None
+    return zh if isinstance(zh, str) and zh.strip() else ""
 
 
 def read_captions(zh_dir):
@@ -286,9 +267,7 @@ class GalleryCaptions:
         template = self.templates[stem].get(entry["name"])
         ours = self.captions.get(stem)
         record = ours.get(entry["name"]) if isinstance(ours, dict) else None
-        if template is None or not isinstance(record, dict) \
-                or record.get("en_sha1") != sha1(template) or not isinstance(record.get("zh"), str) \
-                or not record["zh"].strip():
+        if template is None or not _written(record) or record.get("en_sha1") != sha1(template):
             return entry["caption"]
         return fill_caption(record["zh"], template, entry["caption"]) or entry["caption"]
 
@@ -299,38 +278,35 @@ def _read(path):
     """A notebook whose cells all have ids, none twice: cells are matched across the editions
     by id. Checked on the file as saved, before nbformat reads it: nbformat fills nothing in
     for a 4.4 notebook and renames a duplicated id at random on every read."""
-    def unreadable(err):
-        reason = str(err).strip().split("\n")[0][:200]
-        return TranslationError(f"{path} cannot be read as a notebook ({reason}); restore it "
-                                "(git checkout) or, for a Chinese one, run sync")
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError) as err:
-        raise unreadable(err) from None
+        _check_ids(path, raw)
+        return nbformat.reads(json.dumps(raw), as_version=4)
+    except TranslationError:
+        raise
+    except Exception as err:  # not JSON, not a notebook: several exception classes
+        reason = str(err).strip().split("\n")[0][:200]
+        raise TranslationError(f"{path} cannot be read as a notebook ({reason}); restore it "
+                               "(git checkout) or, for a Chinese one, run sync") from None
+
+
+def _check_ids(path, raw):
     cells = raw.get("cells") if isinstance(raw, dict) else None
     ids = [c.get("id") if isinstance(c, dict) else None for c in cells] \
         if isinstance(cells, list) else []
-    missing = [n for n, i in enumerate(ids, 1) if not i]
+    missing = [str(n) for n, i in enumerate(ids, 1) if not i]
     if missing:
         raise TranslationError(
-            f"{path}: cells {_numbers(missing)} have no id (nbformat 4.4, as Colab, older "
-            "Jupyter and jupytext save notebooks), so they cannot be matched with the other "
-            "edition; nothing was written: restore the file (git checkout) and redo the edit "
-            "in JupyterLab, which keeps the ids")
+            f"{path}: cells {', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''} have "
+            "no id (nbformat 4.4, as Colab, older Jupyter and jupytext save notebooks), so they "
+            "cannot be matched with the other edition; nothing was written: restore the file "
+            "(git checkout) and redo the edit in JupyterLab, which keeps the ids")
     twice = sorted({str(i) for i in ids if ids.count(i) > 1})
     if twice:
         raise TranslationError(
             f"{path}: cell id {', '.join(twice)} is used by more than one cell (a cell copied "
             "and pasted); nothing was written: give the copy a new id in the file (or delete "
             "it and insert a new cell in JupyterLab)")
-    try:
-        return nbformat.reads(json.dumps(raw), as_version=4)
-    except Exception as err:  # not a notebook: several exception classes
-        raise unreadable(err) from None
-
-
-def _numbers(numbers, most=8):
-    return ", ".join(map(str, numbers[:most])) + (" ..." if len(numbers) > most else "")
 
 
 def _meta(cell):
@@ -352,6 +328,13 @@ def _stems(en_dir, stems):
         raise TranslationError(f"no English notebook {', '.join(unknown)} in {en_dir}; choose "
                                f"from: {', '.join(available)}")
     return list(stems) or available
+
+
+def _editions(en_dir, zh_dir, stem):
+    """(English notebook, path of the Chinese one, Chinese notebook or None if there is none)."""
+    zh_path = Path(zh_dir) / f"{stem}.ipynb"
+    en = _read(Path(en_dir) / f"{stem}.ipynb")
+    return en, zh_path, _read(zh_path) if zh_path.exists() else None
 
 
 def cell_problems(en_cell, zh_cell):
@@ -414,18 +397,17 @@ def caption_problems(stem, en_nb, captions):
     if not isinstance(ours, dict):
         return problems + [f"{stem}: {CAPTIONS} entry is not an object of figures"]
     for name, template in templates.items():
-        record = ours.get(name)
+        record, zh = ours.get(name), _written(ours.get(name))
         where = f"{stem} figure {name}"
-        if not isinstance(record, dict) or not isinstance(record.get("zh"), str) \
-                or not record["zh"].strip():
+        if not zh:
             problems.append(f"{where}: no Chinese caption in {CAPTIONS} | {first_words(template)}")
             continue
         if record.get("en_sha1") != sha1(template):
             problems.append(f"{where}: the English caption changed since it was translated | "
                             f"{first_words(template)}")
-        if not HAN.search(record["zh"]) or english_left(record["zh"]):
-            problems.append(f"{where}: caption is not Chinese | {first_words(record['zh'])}")
-        unknown = [f for f in FIELD.findall(record["zh"]) if f not in FIELD.findall(template)]
+        if not HAN.search(zh) or english_left(zh):
+            problems.append(f"{where}: caption is not Chinese | {first_words(zh)}")
+        unknown = [f for f in FIELD.findall(zh) if f not in FIELD.findall(template)]
         if unknown:
             problems.append(f"{where}: caption uses fields {unknown} that the English caption "
                             f"does not have")
@@ -440,19 +422,18 @@ def status(en_dir=EN_DIR, zh_dir=ZH_DIR, stems=()):
     lines = []
     captions = read_captions(zh_dir)
     for stem in _stems(en_dir, stems):
-        en = _read(Path(en_dir) / f"{stem}.ipynb")
-        zh_path = Path(zh_dir) / f"{stem}.ipynb"
-        if not zh_path.exists():
+        en, zh_path, zh = _editions(en_dir, zh_dir, stem)
+        if zh is None:
             lines.append(f"{stem}: no Chinese notebook {zh_path}; run "
                          "`python -m utils.course.translation sync`")
             continue
-        zh = _read(zh_path)
         en_ids = [c.get("id") for c in en.cells]
         zh_cells = {c.get("id"): c for c in zh.cells}
         for cell in en.cells:
             label = f"{stem} {cell.get('id')}"
             if cell.get("id") not in zh_cells:
-                lines.append(f"{label}: missing in the Chinese notebook | {first_words(cell.source)}")
+                lines.append(f"{label}: missing in the Chinese notebook | "
+                             f"{first_words(cell.source)}")
                 continue
             for problem in cell_problems(cell, zh_cells[cell.get("id")]):
                 lines.append(f"{label}: {problem} | {first_words(cell.source)}")
@@ -469,14 +450,15 @@ def status(en_dir=EN_DIR, zh_dir=ZH_DIR, stems=()):
     return lines
 
 
+# ----- sync: the English cells in, the Chinese text kept --------------------------------------
+
 def _comment_lines(source):
     """[(the line without its comment, the comment or None, the comment's column)] per line;
     None when the source does not tokenize."""
-    try:
-        found = {t.start[0]: t for t in tokenize.generate_tokens(io.StringIO(source).readline)
-                 if t.type == tokenize.COMMENT}
-    except (tokenize.TokenError, SyntaxError, IndentationError):
+    tokens = _tokens(source)
+    if tokens is None:
         return None
+    found = {t.start[0]: t for t in tokens if t.type == tokenize.COMMENT}
     rows = []
     for n, line in enumerate(source.split("\n"), 1):
         token = found.get(n)
@@ -533,28 +515,17 @@ def _code_cell(en_cell, zh_cell, cell, notes):
 
 
 def sync(en_dir=EN_DIR, zh_dir=ZH_DIR, stems=()):
-    """Bring notebooks/zh/ in line with the English cells; returns one line per notebook.
-
-    A code cell keeps its Chinese comments while its code equals the English code (stale if
-    the English comments changed); when the code changed, the English code comes in with the
-    Chinese comments carried over to its unchanged lines, the Chinese cell as it was is kept in
-    its record ("before"), and the report names the cell. A markdown cell with a
-    translation record, or with Chinese text not yet stamped, is kept as it is; new English
-    cells come in as English text with no record; cells the English notebook dropped are
-    dropped. captions.json gets an entry for every figure the code saves ("zh": "" until
-    written; "en" refreshed), and loses those of figures no longer saved. Every notebook and
-    captions.json is read and checked before anything is written, and all are written or none.
-    Afterwards `status` lists what a translator has to do.
-    """
+    """Bring notebooks/zh/ in line with the English cells, keeping every Chinese text there is
+    (docs/translation.md says what happens to each kind of cell); one report line per notebook.
+    Everything is read and checked before anything is written, and all is written or none."""
     captions = read_captions(zh_dir)
     report, files = [], {}
     for stem in _stems(en_dir, stems):
-        en = _read(Path(en_dir) / f"{stem}.ipynb")
-        zh_path = Path(zh_dir) / f"{stem}.ipynb"
-        old = {c.get("id"): c for c in _read(zh_path).cells} if zh_path.exists() else {}
+        en, zh_path, old_zh = _editions(en_dir, zh_dir, stem)
+        old = {c.get("id"): c for c in old_zh.cells} if old_zh else {}
         ours = _caption_entries(captions, stem, zh_dir)
         cells, new, kept = [], 0, 0
-        notes = {"restored": [], "before": [], "uncommented": []}
+        notes = {note: [] for note in SYNC_NOTES}
         for en_cell in en.cells:
             cell = nbformat.from_dict(json.loads(json.dumps(en_cell)))
             if cell.cell_type == "code":
@@ -572,29 +543,24 @@ def sync(en_dir=EN_DIR, zh_dir=ZH_DIR, stems=()):
             elif en_cell.cell_type == "markdown":
                 new += 1
             cells.append(cell)
-        dropped = [i for i in old if i not in {c.get("id") for c in en.cells}]
+        notes["dropped"] = [i for i in old if i not in {c.get("id") for c in en.cells}]
         zh = nbformat.v4.new_notebook(metadata=json.loads(json.dumps(en.metadata)))
         zh.nbformat, zh.nbformat_minor, zh.cells = en.nbformat, en.nbformat_minor, cells
         files[zh_path] = nbformat.writes(zh) + "\n"
         templates = figure_captions(en)[0]
         captions[stem] = {name: {"zh": "", **ours.get(name, {}), "en": template}
                           for name, template in templates.items()}
-        dropped += [f"figure {name}" for name in ours if name not in templates]
-        report.append(
-            f"{stem}: {'updated' if old else 'created'} {zh_path}: {kept} markdown cells kept, "
-            f"{new} new in English"
-            + (f", English code restored in {', '.join(notes['restored'])}"
-               if notes["restored"] else "")
-            + (f"; Chinese comments carried over to the unchanged lines of "
-               f"{', '.join(notes['before'])} (each cell as it was is kept in its metadata, "
-               f"{RECORD}.before): check them, then stamp" if notes["before"] else "")
-            + (f"; Chinese comments dropped in {', '.join(notes['uncommented'])}: the English "
-               "cell has no comments now" if notes["uncommented"] else "")
-            + (f", dropped {', '.join(dropped)}" if dropped else ""))
-    files[Path(zh_dir) / CAPTIONS] = _captions_text(captions)
+        notes["dropped"] += [f"figure {name}" for name in ours if name not in templates]
+        report.append(f"{stem}: {'updated' if old_zh else 'created'} {zh_path}: {kept} markdown "
+                      f"cells kept, {new} new in English" + "".join(
+                          SYNC_NOTES[note].format(", ".join(ids))
+                          for note, ids in notes.items() if ids))
+    files[Path(zh_dir) / CAPTIONS] = captions_text(captions)
     _write_all(zh_dir, files)
     return report
 
+
+# ----- stamp: what a translation renders ------------------------------------------------------
 
 def _needs_stamp(record, en_text, zh_text, left, label):
     """For --all-current: a Chinese text with no record, or edited since its record. A stale
@@ -630,19 +596,12 @@ def _stamp_state(en_cell, cell):
 
 def stamp(stem, ids=(), en_dir=EN_DIR, zh_dir=ZH_DIR, all_current=False):
     """Record the current English hash on Chinese cells (by id) and captions (by figure name).
-
-    A cell or caption whose text is not Chinese (for a code cell: a comment still English,
-    or code that differs) is refused, so a stamp never hides English text. With all_current:
-    every cell and caption that is Chinese and either has no record or was edited since its
-    record; a stale one nobody edited is left for `status` to name. A code cell with no
-    comments to translate needs no stamp (stamped by id, it is).
-    """
-    en = _read(Path(en_dir) / f"{stem}.ipynb")
-    zh_path = Path(zh_dir) / f"{stem}.ipynb"
-    if not zh_path.exists():
+    Text still English is refused, so a stamp never hides English text; all_current takes what
+    was translated or edited since its stamp (docs/translation.md)."""
+    en, zh_path, zh = _editions(en_dir, zh_dir, stem)
+    if zh is None:
         raise TranslationError(f"no Chinese notebook {zh_path}; run "
                                "`python -m utils.course.translation sync` first")
-    zh = _read(zh_path)
     en_cells = {c.get("id"): c for c in en.cells}
     templates = figure_captions(en)[0]
     captions = read_captions(zh_dir)
@@ -674,30 +633,29 @@ def stamp(stem, ids=(), en_dir=EN_DIR, zh_dir=ZH_DIR, all_current=False):
         cell.metadata[RECORD] = {"en_sha1": sha1(en_cell.source), "zh_sha1": sha1(cell.source)}
         done.append(cell.get("id"))
     for name, template in templates.items():
-        record = ours.get(name)
+        record, zh_text = ours.get(name), _written(ours.get(name))
         if not (all_current or name in ids):
             continue
-        if not isinstance(record, dict) or not isinstance(record.get("zh"), str) \
-                or not record["zh"].strip():
-            if name in ids:
-                raise TranslationError(f"{stem} figure {name}: write its \"zh\" caption in "
-                                       f"{Path(zh_dir) / CAPTIONS} first")
+        if not zh_text:
+            untranslated = f"write its \"zh\" caption in {Path(zh_dir) / CAPTIONS} first"
+        elif not HAN.search(zh_text) or english_left(zh_text):
+            untranslated = f"not stamped, its caption is not Chinese yet: {first_words(zh_text)!r}"
+        elif all_current and not _needs_stamp(record, template, zh_text, left, name):
             continue
-        if not HAN.search(record["zh"]) or english_left(record["zh"]):
-            if name in ids:
-                raise TranslationError(f"{stem} figure {name}: not stamped, its caption is not "
-                                       f"Chinese yet: {first_words(record['zh'])!r}")
+        else:
+            ours[name] = {**record, "en_sha1": sha1(template), "zh_sha1": sha1(zh_text)}
+            done.append(name)
             continue
-        if all_current and not _needs_stamp(record, template, record["zh"], left, name):
-            continue
-        ours[name] = {**record, "en_sha1": sha1(template), "zh_sha1": sha1(record["zh"])}
-        done.append(name)
+        if name in ids:
+            raise TranslationError(f"{stem} figure {name}: {untranslated}")
     if done:
         captions[stem] = ours
         _write_all(zh_dir, {zh_path: nbformat.writes(zh) + "\n",
-                            Path(zh_dir) / CAPTIONS: _captions_text(captions)})
+                            Path(zh_dir) / CAPTIONS: captions_text(captions)})
     return done, left
 
+
+# ----- captions.json and writing --------------------------------------------------------------
 
 def _caption_entries(captions, stem, zh_dir):
     """captions.json's {figure name: record} for `stem`, checked: sync and stamp refuse an
@@ -716,41 +674,32 @@ def _caption_entries(captions, stem, zh_dir):
     return dict(ours)
 
 
-def _captions_text(captions):
+def captions_text(captions):
     """Sorted keys, one key a line: translators of different notebooks edit different lines."""
     return json.dumps(captions, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
 
 
-def write_captions(zh_dir, captions):
-    _write_all(zh_dir, {Path(zh_dir) / CAPTIONS: _captions_text(captions)})
-
-
 def _write_all(zh_dir, files):
-    """Write {path: text} into zh_dir all or nothing: each file goes to a new temporary file
-    beside it first (where a read-only folder or a full disk shows), then each is renamed over
-    its target. An OSError becomes one line naming the folder."""
-    temps = {}
+    """Write {path: text} into zh_dir all or nothing: every file goes to a temporary file
+    beside it (where a read-only folder or a full disk shows) before any is renamed over its
+    target, and write_atomically removes them when one fails. An OSError becomes one line
+    naming the folder."""
+    def write_from(paths):
+        def write(tmp):
+            tmp.write_text(files[paths[0]], encoding="utf-8")
+            write_from(paths[1:])  # the next files' temporary copies, before this rename
+        if paths:
+            write_atomically(paths[0], write)
     try:
-        try:
-            Path(zh_dir).mkdir(parents=True, exist_ok=True)
-            for path, text in files.items():
-                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                           dir=path.parent)
-                temps[path] = tmp
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    out.write(text)
-                os.chmod(tmp, 0o644)
-            for path, tmp in temps.items():
-                os.replace(tmp, path)
-        except OSError as err:
-            raise TranslationError(f"cannot write in {zh_dir} ({err.strerror or err}); "
-                                   "nothing was changed: make the folder writable (or free "
-                                   "space) and run it again") from None
-    finally:
-        for tmp in temps.values():
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        Path(zh_dir).mkdir(parents=True, exist_ok=True)
+        write_from(list(files))
+    except OSError as err:
+        raise TranslationError(f"cannot write in {zh_dir} ({err.strerror or err}); "
+                               "nothing was changed: make the folder writable (or free "
+                               "space) and run it again") from None
 
+
+# ----- the command line -----------------------------------------------------------------------
 
 class _Parser(argparse.ArgumentParser):
     """Usage errors in one line (argparse prints its usage block and the error on three)."""
@@ -761,8 +710,9 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv=None):
     parser = _Parser(prog="python -m utils.course.translation",
-                                     description=__doc__.split("\n\nThe format")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                     description=__doc__.split("\n")[0],
+                     epilog="File formats, what each command does, every refusal: "
+                            "docs/translation.md")
     parser.add_argument("--en-dir", type=Path, default=EN_DIR, help="the English notebooks")
     parser.add_argument("--zh-dir", type=Path, default=ZH_DIR, help="the Chinese notebooks")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -795,14 +745,10 @@ def main(argv=None):
             for line in sync(args.en_dir, args.zh_dir, args.stems):
                 print(line)
             return 0
-        if args.all_current:
-            stems = _stems(args.en_dir, args.args)
-        elif len(args.args) < 2:
+        if not args.all_current and len(args.args) < 2:
             parser.error("stamp needs STEM and at least one cell id or figure name, "
                          "or --all-current")
-        else:
-            stems = _stems(args.en_dir, args.args[:1])
-        for stem in stems:
+        for stem in _stems(args.en_dir, args.args if args.all_current else args.args[:1]):
             done, left = stamp(stem, () if args.all_current else args.args[1:], args.en_dir,
                                args.zh_dir, args.all_current)
             print(f"{stem}: stamped {', '.join(done) or 'nothing'}")

@@ -1,26 +1,18 @@
 """The Chinese edition's copywriting style, checked and applied (docs/zh/translation.md, 文字风格).
 
-autocorrect-py does the spacing between Chinese and Latin letters, digits and $math$, and the
-full-width punctuation, with the rules in the repository's .autocorrectrc. Its markdown mode
-leaves inline code alone and it has no notion of our house rules, so a few more are here:
-a space between Chinese and `inline code` or a caption's {FIELD}; units as symbols (30 ms);
-单元格 for "cell"; “深入一步” in quotes; no English in brackets after a heading; full-width
-brackets and quotes around Chinese.
-
-    python -m utils.course.zh_style check   every place that breaks the style (exit 1 if any)
-    python -m utils.course.zh_style fix     apply what can be applied mechanically (the spacing);
-                                            then restamp: python -m utils.course.translation stamp --all-current
-
-autocorrect-py is in the development set (requirements/dev.txt), not the learner set.
+autocorrect-py (development set) does the spacing and full-width punctuation with the rules in
+.autocorrectrc; it leaves inline code alone and knows none of our house rules, so those are
+here. Commands and rules: docs/translation.md, "Copywriting style".
 """
 import argparse
+import functools
 import json
 import re
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ZH_DIR = REPO_ROOT / "notebooks" / "zh"
+from utils.course.translation import REPO_ROOT, ZH_DIR, captions_text
+
 CAPTIONS = ZH_DIR / "captions.json"
 README = REPO_ROOT / "README.zh.md"
 DOCS = REPO_ROOT / "docs" / "zh"
@@ -37,7 +29,8 @@ URL = re.compile(r"\]\([^)]*\)|<[^>]*>|https?://\S+")
 # Prose is a line with code, math, link targets and HTML tags masked out.
 RULES = [
     (re.compile(r"\d+\s*(?:毫秒|微秒|纳秒|秒钟|秒)(?![数])"), "units as symbols after a space: 30 ms, 2 s"),
-    (re.compile(r"\d+(?:ms|µs|us|ns|s|KB|MB|GB|KiB|MiB|GiB)\b"), "a space between a number and its unit: 30 ms"),
+    (re.compile(r"\d+(?:ms|µs|us|ns|s|KB|MB|GB|KiB|MiB|GiB)\b"),
+     "a space between a number and its unit: 30 ms"),
     (re.compile(r"代码单元(?!格)|代码格|Markdown\s?格|[中英]文格|第一格|某一格|每一格"),
      "cell is 单元格 (代码单元格, Markdown 单元格)"),
     (re.compile(r"(?<!“)深入一步|深入一步(?!”)"), "write “深入一步” in quotes (not italics)"),
@@ -54,22 +47,17 @@ SPACE_AROUND = [
     (re.compile(rf"({FIELD.pattern})([{HAN}])"), r"\1 \2"),
 ]
 
-_autocorrect = None
-
-
+@functools.lru_cache(maxsize=None)
 def autocorrect():
     """autocorrect_py with our .autocorrectrc loaded (once: the config is process-wide)."""
-    global _autocorrect
-    if _autocorrect is None:
-        try:
-            import autocorrect_py
-        except ImportError:
-            raise SystemExit("autocorrect-py is not installed: it is in the development set, "
-                             "`make .venv/bin/.installed-dev` (or pip install -r "
-                             "requirements/dev.txt)") from None
-        autocorrect_py.load_config(CONFIG.read_text(encoding="utf-8"))
-        _autocorrect = autocorrect_py
-    return _autocorrect
+    try:
+        import autocorrect_py
+    except ImportError:
+        raise SystemExit("autocorrect-py is not installed: it is in the development set, "
+                         "`make .venv/bin/.installed-dev` (or pip install -r "
+                         "requirements/dev.txt)") from None
+    autocorrect_py.load_config(CONFIG.read_text(encoding="utf-8"))
+    return autocorrect_py
 
 
 def _prose_lines(text):
@@ -190,9 +178,8 @@ def fix_all():
             if new != entry["zh"]:
                 entry["zh"] = new
                 names.append(f"captions.json {stem} {name}")
-    if names:  # the layout translation.write_captions uses
-        replace_text(CAPTIONS, json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True)
-                     + "\n")
+    if names:  # the layout the translation tool writes
+        replace_text(CAPTIONS, captions_text(data))
         changed += names
     for doc in documents():
         text = doc.read_text(encoding="utf-8")

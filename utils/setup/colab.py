@@ -1,22 +1,8 @@
-"""Google Colab (and other hosted runtimes) as a place the notebooks run, from their first cell.
-
-Every notebook's first cell makes `utils` importable (walking up from the notebook's folder;
-on Colab, a notebook opened from GitHub arrives alone, so the cell shallow-clones this
-collection into /content first, or uses a copy already there) and then calls `set_up()`:
-
-- off Colab it does nothing (a `make` venv already has everything);
-- on Colab it installs MXNet 1.9.1 and d2l 1.0.3 with `pip install --no-deps`, so none of
-  Colab's own packages (numpy, pandas, matplotlib, scikit-learn, scipy, ipykernel...) is
-  replaced and no restart is needed; it puts back the numpy names MXNet needs, in this kernel
-  and, through the same .pth and hook a venv gets (venv_link), in every later one; then the
-  cell's `check_environment()` accepts Colab's versions as recorded in requirements/colab.txt.
-
-REPOSITORY is the one setting for where the collection is fetched from: the first cells and
-the "Open in Colab" links (docs/colab.md, docs/zh/colab.md) carry copies of it, which
-`python -m utils.setup.colab --address NEW` rewrites and tests/test_colab.py checks. The
-environment variable D2L_NOTEBOOKS_REPO overrides it at run time (CI's Colab simulation
-points it at a local clone).
+"""Google Colab as a place the notebooks run, from their first cell: `set_up()` installs MXNet
+and d2l there (nothing off Colab); `--address` moves the collection's one address (REPOSITORY)
+everywhere it is copied. What the first cell does and why: docs/colab.md.
 """
+import argparse
 import importlib
 import os
 import subprocess
@@ -29,7 +15,6 @@ from utils import check
 from utils.setup import venv_link
 
 REPOSITORY = "https://github.com/d2l-mxnet-notebooks/d2l-mxnet-notebooks"
-REPO_ENV = "D2L_NOTEBOOKS_REPO"
 ROOT = Path(__file__).resolve().parents[2]
 # what the first cell installs on Colab, at the versions check.py pins (nothing else)
 INSTALLS = ("mxnet", "d2l")
@@ -37,11 +22,6 @@ REPO_PTH = "d2l_mxnet_notebooks_colab.pth"  # the clone on every later kernel's 
 # files holding copies of REPOSITORY: every notebook's first cell and the Colab pages
 ADDRESS_FILES = ("notebooks/*.ipynb", "notebooks/zh/*.ipynb", "docs/colab.md",
                  "docs/zh/colab.md", "README.md", "README.zh.md")
-
-
-def address():
-    """Where the first cell clones from: $D2L_NOTEBOOKS_REPO, else REPOSITORY."""
-    return os.environ.get(REPO_ENV) or REPOSITORY
 
 
 def missing_installs(versions=None):
@@ -52,29 +32,22 @@ def missing_installs(versions=None):
             if versions.get(name) != check.PINNED[name][0]]
 
 
-def install(requirements, python=None):
-    """pip install --no-deps: MXNet declares numpy<2 and d2l pins numpy 1.23.5, matplotlib
-    3.7.2 and pandas 2.0.3; with their dependencies pip would downgrade Colab's and force a
-    restart. Colab's packages cover what the notebooks import from them."""
+def install(requirements):
+    """pip install --no-deps: their dependencies would downgrade Colab's packages (restart)."""
     if not requirements:
         return
-    subprocess.run([python or sys.executable, "-m", "pip", "install", "--quiet",
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
                     "--disable-pip-version-check", "--no-deps"] + list(requirements),
                    check=True)
     importlib.invalidate_caches()  # this kernel sees the new packages without a restart
 
 
 def arm_numpy_names(site_packages=None):
-    """MXNet's numpy names and `utils` for this kernel and every later one, in Colab's own Python.
-
-    Colab has no venv and no editable install of ours: a .pth puts the clone on every later
-    kernel's path (a restart, another notebook), and venv_link's hook .pth arms the names on
-    3.12+; this kernel arms the hook now, as the .pth would have. Returns the clone's .pth."""
+    """MXNet's numpy names and `utils` for this kernel and every later one (Colab has no venv):
+    the clone's .pth and venv_link's, armed now as the .pth would be. Returns the clone's .pth."""
     site_packages = site_packages or sysconfig.get_paths()["purelib"]
     repo_pth = os.path.join(site_packages, REPO_PTH)
-    with open(repo_pth + ".tmp", "w") as out:
-        out.write(str(ROOT) + "\n")
-    os.replace(repo_pth + ".tmp", repo_pth)
+    venv_link.write_whole(repo_pth, str(ROOT) + "\n")
     pth = venv_link.link(site_packages)
     if pth is None:  # Python 3.8-3.11: numpy 1.23.5 has every name, no hook
         return repo_pth
@@ -87,9 +60,7 @@ def arm_numpy_names(site_packages=None):
 
 
 def set_up():
-    """On Colab: MXNet and d2l without dependencies, the numpy names; elsewhere nothing.
-
-    Prints one line saying what it did and how long it took."""
+    """On Colab: MXNet and d2l without dependencies, the numpy names, one line; else nothing."""
     if not check.on_colab():
         return None
     start = time.time()
@@ -103,18 +74,14 @@ def set_up():
     return wanted
 
 
-def _forms(url):
-    """The address as it is copied: the URL, the Colab link's path, the clone's folder."""
-    slug = url.rstrip("/").split("github.com/", 1)[-1]
-    return [url, "colab.research.google.com/github/%s/" % slug,
-            "/content/%s" % slug.split("/")[-1]]
-
-
 def set_address(new, old=None, root=ROOT):
-    """Replace the collection's address in every file that carries a copy; returns those files.
+    """Replace the address in every file that carries a copy, this one too; returns those."""
+    def forms(url):  # as it is copied: the URL, the Colab link's path, the clone's folder
+        slug = url.rstrip("/").split("github.com/", 1)[-1]
+        return [url, "colab.research.google.com/github/%s/" % slug,
+                "/content/" + slug.split("/")[-1]]
 
-    REPOSITORY in this module is changed too, so the address stays in one place to edit."""
-    pairs = list(zip(_forms(old or REPOSITORY), _forms(new.rstrip("/"))))
+    pairs = list(zip(forms(old or REPOSITORY), forms(new.rstrip("/"))))
     changed = []
     for pattern in ADDRESS_FILES + ("utils/setup/colab.py",):
         for path in sorted(Path(root).glob(pattern)):
@@ -128,8 +95,6 @@ def set_address(new, old=None, root=ROOT):
 
 
 def main(argv=None):
-    import argparse
-
     parser = argparse.ArgumentParser(prog="python -m utils.setup.colab",
                                      description="Colab set-up; --address moves the "
                                                  "collection's address everywhere it is copied")
@@ -139,7 +104,7 @@ def main(argv=None):
         for path in set_address(args.address.rstrip("/")):
             print("updated", path.relative_to(ROOT))
         return 0
-    print("address:", address())
+    print("address:", os.environ.get("D2L_NOTEBOOKS_REPO") or REPOSITORY)  # as the first cell
     python, taken, pins = check.colab_runtime()
     print("Colab runtime (taken %s): Python %s, %s" % (
         taken, python, ", ".join("%s %s" % item for item in sorted(pins.items()))))

@@ -1,23 +1,8 @@
 """Install the collection into a virtual environment, never into someone else's Python.
 
-    python3 utils/setup/install.py            # the learner set into .venv (what `make` does)
-    python3 utils/setup/install.py --dev      # the development set (what `make test` does)
-
-Steps: pick a supported Python (the one given with --python, else this one if it is
-supported, else one found by find_python.py), check the platform before pip runs
-(check.py --python-only), create the venv if needed, install the locked set
-(requirements/learner.txt or dev.txt: every package pinned, per Python) with uv (the one on
-PATH, else uv installed from PyPI into the venv first; pip if uv cannot start or fails),
-quietly, together with the collection itself as an editable package (the root pyproject.toml:
-`import utils` from any folder, and nothing else of the repository), then, on Python 3.12+, arm
-the numpy names MXNet needs (utils/setup/venv_link.py), `pip check` and the environment check.
-
-The lock is complete, so it is installed with --no-deps: on Python 3.12+ it deliberately
-overrides d2l 1.0.3's pins (and, on 3.13, MXNet's numpy<2), which a resolver would refuse. It refuses to install into anything that is not a virtual environment:
-the locks pin numpy 1.23.5, pandas 2.0.3 and more, and would downgrade whatever else lives there.
-
-`--this-env` installs into the Python running this script instead, which must be a venv (or a
-Colab machine, which is thrown away after use). Written for old interpreters too, like check.py.
+`make` runs it; the steps, the options and why the lock goes in with --no-deps are in
+docs/install-and-pythons.md. It runs before anything is installed, under whatever python3 there
+is, so: standard library only, no f-strings, its siblings imported as plain modules.
 """
 from __future__ import print_function
 
@@ -36,8 +21,7 @@ sys.path[:0] = [HERE, UTILS]  # plain modules: find_python beside this file, che
 import check  # noqa: E402
 import find_python  # noqa: E402
 
-LOCKS = {"learner": os.path.join(REPO, "requirements", "learner.txt"),
-         "dev": os.path.join(REPO, "requirements", "dev.txt")}
+LOCKS = {name: os.path.join(REPO, "requirements", name + ".txt") for name in ("learner", "dev")}
 # `pip check` lines expected on Python 3.12+: (package, requirement it declares) pairs that
 # requirements/overrides.txt overrides on purpose; any other line fails the install.
 KNOWN_CONFLICTS = {(3, 12): {("d2l", "numpy"), ("d2l", "pandas"), ("d2l", "matplotlib"),
@@ -50,47 +34,36 @@ class Refused(Exception):
     """Installing would be wrong or cannot work; the message says why and what to do."""
 
 
-def is_venv(prefix):
-    """A folder made by `python -m venv` (or virtualenv >= 20): it has a pyvenv.cfg."""
-    return os.path.isfile(os.path.join(prefix, "pyvenv.cfg"))
-
-
 def running_in_venv():
     return sys.prefix != getattr(sys, "base_prefix", sys.prefix) or hasattr(sys, "real_prefix")
 
 
-def venv_python(venv):
-    return os.path.join(venv, "bin", "python")
-
-
-def choose_python(explicit=None, env=None):
+def choose_python(explicit=None):
     """(interpreter, line to show) for creating the venv; Refused when there is none."""
     if explicit:
-        exe = find_python.which(explicit, os.environ.get("PATH", "")) if os.sep not in explicit \
-            else explicit
+        exe = explicit if os.sep in explicit else shutil.which(
+            explicit, path=os.environ.get("PATH", ""))
         if not exe:
             raise Refused("%s was not found on PATH" % explicit)
-        result = find_python.probe(exe, env)
+        result = find_python.probe(exe)
         if result is None:
             raise Refused("%s does not run (a pyenv shim for a version that is not active? give "
                           "the interpreter's full path)" % explicit)
-        version, problem = result
-        if problem:
-            raise Refused(problem)
-        return exe, "using %s (Python %d.%d.%d), as asked" % ((exe,) + version)
+        if result[1]:
+            raise Refused(result[1])
+        return exe, "using %s (Python %d.%d.%d), as asked" % ((exe,) + result[0])
     if not check.python_problem(colab=False) and not check.platform_problem():
         return sys.executable, "using %s (Python %d.%d.%d)" % (
             (sys.executable,) + tuple(sys.version_info[:3]))
-    exe, message = find_python.find(env)
+    exe, message = find_python.find()
     if exe is None:
         raise Refused(message)
     return exe, message
 
 
 def run(cmd, env=None):
-    """Run a command, showing it; Refused with its exit status if it fails."""
-    sys.stdout.write("+ %s\n" % " ".join(cmd))
-    sys.stdout.flush()
+    """Run a command, showing it; Refused if it cannot start or fails."""
+    print("+ " + " ".join(cmd), flush=True)
     try:
         status = subprocess.call(cmd, env=env, cwd=REPO)
     except OSError as err:  # not executable, a binary for another machine, a broken shebang
@@ -100,118 +73,99 @@ def run(cmd, env=None):
 
 
 def prepare_venv(venv, python, explicit):
-    """Create `venv` with `python`, or reuse it if it is a venv already; never anything else."""
-    if os.path.exists(venv):
-        if not is_venv(venv):
-            raise Refused("%s exists but is not a virtual environment (no pyvenv.cfg); installing "
-                          "there could downgrade packages something else needs: give --venv a new "
-                          "folder" % venv)
-        result = find_python.probe(venv_python(venv))
-        if result is None:
-            raise Refused("%s is a broken venv (its python does not run); remove it (make "
-                          "clean) and try again" % venv)
-        version, problem = result
-        if problem:
-            raise Refused("%s was made with Python %d.%d: %s Remove it (make clean) and try "
-                          "again" % ((venv,) + version[:2] + (problem,)))
-        wanted = find_python.probe(python)
-        if explicit and wanted and wanted[0][:2] != version[:2]:
-            raise Refused("%s was made with Python %d.%d, not %s; remove it (make clean) to "
-                          "rebuild it with that Python" % ((venv,) + version[:2] + (python,)))
-        print("reusing %s (Python %d.%d.%d)" % ((venv,) + version))
-        ensure_pip(venv)
-        return
-    try:
-        run([python, "-m", "venv", venv])
-    except (Refused, KeyboardInterrupt) as err:
-        shutil.rmtree(venv, ignore_errors=True)  # made by this run, so ours to remove
-        if isinstance(err, KeyboardInterrupt):
-            raise
-        raise Refused("%s; the half-made %s was removed (on Debian and Ubuntu, `sudo apt install "
-                      "python3-venv` gives Python its venv module)" % (err, venv))
-
-
-def ensure_pip(venv):
-    """A venv without pip (its creation stopped midway, or made by `uv venv`) gets it from
-    ensurepip: the fallback installer and `pip check` need it."""
-    python = venv_python(venv)
+    """Create `venv` with `python`, or reuse it if it is a venv already (never anything else,
+    and with pip); returns its python."""
+    venv_python = os.path.join(venv, "bin", "python")
+    if not os.path.exists(venv):
+        try:
+            run([python, "-m", "venv", venv])
+        except (Refused, KeyboardInterrupt) as err:
+            shutil.rmtree(venv, ignore_errors=True)  # made by this run, so ours to remove
+            if isinstance(err, KeyboardInterrupt):
+                raise
+            raise Refused("%s; the half-made %s was removed (on Debian and Ubuntu, `sudo apt "
+                          "install python3-venv` gives Python its venv module)" % (err, venv))
+        return venv_python
+    if not os.path.isfile(os.path.join(venv, "pyvenv.cfg")):  # what `python -m venv` makes
+        raise Refused("%s exists but is not a virtual environment (no pyvenv.cfg); installing "
+                      "there could downgrade packages something else needs: give --venv a new "
+                      "folder" % venv)
+    result = find_python.probe(venv_python)
+    if result is None:
+        raise Refused("%s is a broken venv (its python does not run); remove it (make clean) and "
+                      "try again" % venv)
+    version, problem = result
+    if problem:
+        raise Refused("%s was made with Python %d.%d: %s Remove it (make clean) and try again"
+                      % ((venv,) + version[:2] + (problem,)))
+    wanted = find_python.probe(python)
+    if explicit and wanted and wanted[0][:2] != version[:2]:
+        raise Refused("%s was made with Python %d.%d, not %s; remove it (make clean) to rebuild "
+                      "it with that Python" % ((venv,) + version[:2] + (python,)))
+    print("reusing %s (Python %d.%d.%d)" % ((venv,) + version))
+    # no pip (a creation stopped midway, or `uv venv`): the pip fallback and `pip check` need it
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    if subprocess.call([python, "-c", "import pip"], **quiet) == 0:
-        return
-    print("%s has no pip; adding it with ensurepip" % venv)
-    if subprocess.call([python, "-m", "ensurepip", "--default-pip"], **quiet) != 0:
-        raise Refused("%s is a half-made venv (no pip, and ensurepip cannot add one): remove it "
-                      "(rm -rf %s) and run make again (on Debian and Ubuntu, first `sudo apt "
-                      "install python3-venv`)" % (venv, venv))
+    if subprocess.call([venv_python, "-c", "import pip"], **quiet) != 0:
+        print("%s has no pip; adding it with ensurepip" % venv)
+        if subprocess.call([venv_python, "-m", "ensurepip", "--default-pip"], **quiet) != 0:
+            raise Refused("%s is a half-made venv (no pip, and ensurepip cannot add one): remove "
+                          "it (rm -rf %s) and run make again (on Debian and Ubuntu, first `sudo "
+                          "apt install python3-venv`)" % (venv, venv))
+    return venv_python
 
 
-def locked_uv():
-    """The uv pin of the development lock (the same uv `make lock` runs), or plain uv."""
+def find_uv(target_python, env):
+    """uv on PATH, else in the venv, else the development lock's uv (the one `make lock` runs)
+    installed into the venv by its pip; None if that gives none."""
+    here = os.path.join(os.path.dirname(target_python), "uv")
+    uv = shutil.which("uv", path=env.get("PATH", "")) or shutil.which(here)
+    if uv:
+        return uv
     try:
         with open(LOCKS["dev"]) as lock:
-            for line in lock:
-                if line.startswith("uv=="):
-                    return line.split(";")[0].strip()
-    except (IOError, OSError):
-        pass
-    return "uv"
-
-
-def find_uv(target_python, env, choice):
-    """The uv to install with, or None for pip: on PATH, in the venv, else installed into it."""
-    if choice == "pip":
-        return None
-    here = os.path.join(os.path.dirname(target_python), "uv")
-    for uv in (find_python.which("uv", env.get("PATH", "")), here):
-        if uv and os.path.isfile(uv) and os.access(uv, os.X_OK):
-            return uv
+            pins = [line.split(";")[0].strip() for line in lock if line.startswith("uv==")]
+    except OSError:
+        pins = []
     try:
-        run([target_python, "-m", "pip", "install", "-q", locked_uv()], env)
+        run([target_python, "-m", "pip", "install", "-q", (pins or ["uv"])[0]], env)
     except Refused as err:
-        if choice == "uv":
-            raise
-        print("uv could not be installed (%s); installing with pip instead" % err)
-        return None
+        raise Refused("uv could not be installed (%s)" % err)
     return here if os.path.isfile(here) else None
 
 
 def pip_check(target_python, env, version=None):
     """`pip check`, passing only the conflicts requirements/overrides.txt makes on purpose."""
     cmd = [target_python, "-m", "pip", "check"]
-    sys.stdout.write("+ %s\n" % " ".join(cmd))
-    sys.stdout.flush()
-    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    out = proc.communicate()[0].decode("utf-8", "replace")
-    if proc.returncode == 0:
+    print("+ " + " ".join(cmd), flush=True)
+    done = subprocess.run(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if done.returncode == 0:
         return
+    out = done.stdout.decode("utf-8", "replace")
     known = KNOWN_CONFLICTS.get(tuple((version or sys.version_info)[:2]), set())
-    lines = [line for line in out.splitlines() if line.strip()]
-    unknown = [line for line in lines if not CONFLICT.match(line) or (
-        CONFLICT.match(line).group(1).lower(), CONFLICT.match(line).group(2).lower()) not in known]
-    if unknown or not lines:
+    found = [CONFLICT.match(line) for line in out.splitlines() if line.strip()]
+    found = [m and (m.group(1).lower(), m.group(2).lower()) for m in found]  # None: not one
+    if not found or not set(found) <= known:
         sys.stdout.write(out)
-        raise Refused("`%s` failed (exit status %d)" % (" ".join(cmd), proc.returncode))
+        raise Refused("`%s` failed (exit status %d)" % (" ".join(cmd), done.returncode))
     print("pip check: only the %d conflicts requirements/overrides.txt makes on purpose (d2l "
-          "1.0.3's pins%s)" % (len(lines), ", MXNet's numpy<2" if ("mxnet", "numpy") in known
+          "1.0.3's pins%s)" % (len(found), ", MXNet's numpy<2" if ("mxnet", "numpy") in known
                                else ""))
 
 
 def install(lock, target_python, require_venv=True, installer="auto", version=None):
-    """Install the lock (complete, so --no-deps) and `utils` (editable) into `target_python`'s
-    venv, arm the numpy names (3.12+), pip check.
-
-    pip itself refuses to run outside a venv (PIP_REQUIRE_VIRTUALENV), except on the Colab
-    path (`require_venv=False`), where the machine's own Python is the target.
-    """
+    """Install the lock (complete, so --no-deps) and `utils` (editable) with uv, else pip, arm
+    the numpy names (3.12+), pip check. pip may install outside a venv only on Colab
+    (`require_venv=False`)."""
     env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1")
     if require_venv:
         env["PIP_REQUIRE_VIRTUALENV"] = "1"
     what = ["--no-deps", "-r", lock, "-e", REPO]  # the lock, and `utils` as an editable package
-    uv = find_uv(target_python, env, installer)
-    if uv:
+    uv = None
+    if installer != "pip":
         try:
-            run([uv, "pip", "install", "--quiet", "--python", target_python] + what, env)
+            uv = find_uv(target_python, env)
+            if uv:
+                run([uv, "pip", "install", "--quiet", "--python", target_python] + what, env)
         except Refused as err:
             if installer == "uv":
                 raise
@@ -262,9 +216,7 @@ def main(argv=None):
             python, message = choose_python(args.python)
             print(message)
             run([python, os.path.join(UTILS, "check.py"), "--python-only"])
-            venv = os.path.abspath(args.venv)
-            prepare_venv(venv, python, explicit=bool(args.python))
-            target = venv_python(venv)
+            target = prepare_venv(os.path.abspath(args.venv), python, bool(args.python))
             version = (find_python.probe(target) or (sys.version_info, None))[0]
         install(lock, target, require_venv, "pip" if args.this_env else args.installer, version)
         run([target, "-m", "utils.check"])

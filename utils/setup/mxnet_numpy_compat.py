@@ -1,17 +1,8 @@
-"""Lets MXNet 1.9.1 import on the numpy versions Python 3.12 and 3.13 have wheels for.
+"""Lets MXNet 1.9.1 import on the numpy of Python 3.12 and 3.13, which removed names it uses.
 
-MXNet 1.9.1 (the last release) uses names numpy has since removed: `numpy.bool` (gone in 1.24,
-the only one missing on Python 3.12's numpy 1.26.4) and, on numpy 2 (the only numpy with
-Python 3.13 wheels), about twenty more. This module puts them back, and only then: nothing
-happens until something imports `mxnet`, and nothing at all on Python 3.8 to 3.11, whose numpy
-1.23.5 still has every name.
-
-The installer copies this file into the venv's site-packages together with a .pth file whose
-line `import mxnet_numpy_compat; mxnet_numpy_compat.install()` runs at every start of that
-venv's Python: so a learner's own fresh notebook doing `from mxnet import nd` works too, not
-only the collection's. `install()` only adds an import hook (no numpy import, about a
-millisecond); the hook removes itself the first time `mxnet` is imported, after setting the
-names. Self-contained (standard library only): it runs before anything else is importable.
+`install()` (run at every start of the venv's Python by the .pth venv_link writes) only adds an
+import hook; the names are set when `mxnet` is imported, never on 3.8-3.11. Which names and why:
+docs/install-and-pythons.md. Standard library only: it runs before anything else is importable.
 """
 import sys
 import types
@@ -30,19 +21,14 @@ def _removed_financial(name):
 
 def missing_names(np):
     """{name: value} for every name MXNet 1.9.1 uses that this numpy no longer has."""
-    def has(name):
-        return name in vars(np)  # not hasattr: numpy's __getattr__ warns or raises for these
-
     inf, nan = float("inf"), float("nan")
     wanted = {
         "bool": bool,  # removed in numpy 1.24; MXNet uses it at import and in mx.np
         # removed in numpy 2.0
-        "PZERO": 0.0, "NZERO": -0.0, "PINF": inf, "NINF": -inf, "NAN": nan, "NaN": nan,
-        "Inf": inf,
+        "PZERO": 0.0, "NZERO": -0.0, "PINF": inf, "NINF": -inf, "NAN": nan, "NaN": nan, "Inf": inf,
         "alltrue": getattr(np, "all", None), "sometrue": getattr(np, "any", None),
         "product": getattr(np, "prod", None), "round_": getattr(np, "round", None),
-        "msort": lambda a: np.sort(a, axis=0),
-        "in1d": getattr(np, "isin", None),
+        "msort": lambda a: np.sort(a, axis=0), "in1d": getattr(np, "isin", None),
         "trapz": getattr(np, "trapezoid", None),
     }
     # removed in numpy 1.20, but only numpy 2 fails MXNet's lookup of them in mx.np: stubs
@@ -50,8 +36,9 @@ def missing_names(np):
     if not str(getattr(np, "__version__", "2")).startswith("1."):
         for name in ("fv", "ipmt", "irr", "mirr", "nper", "npv", "pmt", "ppmt", "pv", "rate"):
             wanted[name] = _removed_financial(name)
+    # `in vars`, not hasattr: numpy's __getattr__ warns or raises for these
     return {name: value for name, value in wanted.items()
-            if value is not None and not has(name)}
+            if value is not None and name not in vars(np)}
 
 
 def apply():
@@ -68,9 +55,7 @@ def apply():
                 warnings.simplefilter("ignore", DeprecationWarning)
                 import numpy.compat as compat
         except ImportError:
-            compat = types.ModuleType("numpy.compat")
-            sys.modules["numpy.compat"] = compat
-            np.compat = compat
+            compat = sys.modules["numpy.compat"] = np.compat = types.ModuleType("numpy.compat")
     if not hasattr(compat, "basestring"):
         compat.basestring = str
         added["compat.basestring"] = str

@@ -1,29 +1,22 @@
 """Arm MXNet's numpy names at every start of a venv's Python (3.12+): what no installer does.
 
-`import utils` from any folder comes from the editable install of the root pyproject.toml. What
-is left is code that must run when the interpreter starts, so that a learner's own notebook doing
-`from mxnet import nd` works too. On Python 3.12+ this writes into the site-packages of the
-Python that runs it (`.venv/bin/python -m utils.setup.venv_link`; the installer does it):
-
-- `mxnet_numpy_compat.py`, a copy of utils/setup/mxnet_numpy_compat.py (the hook itself), and
-- `d2l_mxnet_notebooks.pth`, whose one line arms it.
-
-On 3.8 to 3.11 numpy has every name: it writes nothing and removes both files if an older link
-left them (that link's .pth also put the repository root on sys.path). A Python that is not a
-venv is refused (Colab's own Python aside): its site-packages serve other projects too.
+`.venv/bin/python -m utils.setup.venv_link` (the installer runs it) writes the hook and the .pth
+that arms it into that Python's site-packages, or on 3.8-3.11 removes both; a Python that is not
+a venv is refused (Colab's aside). Why and what exactly: docs/install-and-pythons.md.
 """
 import os
 import sys
 import sysconfig
 
+from utils.setup.mxnet_numpy_compat import ENABLED_FROM
+
 HERE = os.path.dirname(os.path.abspath(__file__))  # utils/setup
 PTH = "d2l_mxnet_notebooks.pth"
 HOOK = "mxnet_numpy_compat.py"
 HOOK_LINE = "import mxnet_numpy_compat; mxnet_numpy_compat.install()\n"
-ENABLED_FROM = (3, 12)  # as in mxnet_numpy_compat.py
 
 
-def _write(path, text):
+def write_whole(path, text):
     """Whole or not at all: a new name, then renamed into place."""
     with open(path + ".tmp", "w") as out:
         out.write(text)
@@ -41,8 +34,8 @@ def link(site_packages=None, version_info=None):
                 os.remove(path)
         return None
     with open(os.path.join(HERE, HOOK)) as source:
-        _write(hook, source.read())
-    _write(pth, HOOK_LINE)
+        write_whole(hook, source.read())
+    write_whole(pth, HOOK_LINE)
     return pth
 
 
@@ -55,8 +48,8 @@ def main():
               " or run make" % sys.executable, file=sys.stderr)
         return 1
     pth = link()
-    print("MXNet's numpy names armed at every start of %s (%s)" % (sys.executable, pth) if pth
-          else "Python %d.%d: numpy has every name MXNet uses; nothing to arm" % sys.version_info[:2])
+    print("MXNet's numpy names armed at every start of %s (%s)" % (sys.executable, pth) if pth else
+          "Python %d.%d: numpy has every name MXNet uses; nothing to arm" % sys.version_info[:2])
     return 0
 
 

@@ -1,4 +1,4 @@
-"""A simulated Google Colab runtime, for CI: every notebook of both editions from its first cell.
+"""A simulated Google Colab runtime for CI: every notebook of both editions from its first cell.
 
 What a Colab learner has, rebuilt from requirements/colab.txt (Colab's published runtime):
 
@@ -17,7 +17,7 @@ What a Colab learner has, rebuilt from requirements/colab.txt (Colab's published
 6. it fails if any package Colab has changed version or went missing, or anything other than
    MXNet and d2l was added.
 
-`python -m utils.setup.colab_sim --python PYTHON3.13` from the repository root, with an
+`python tests/colab_sim.py --python PYTHON3.13` from the repository root, with an
 interpreter that has papermill (the project's venv). It prints what the first cell did and
 how long each step and notebook took. Exit status 0 only if everything above held.
 """
@@ -178,7 +178,7 @@ def simulate(python, work, timeout):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m utils.setup.colab_sim",
+    parser = argparse.ArgumentParser(prog="python tests/colab_sim.py",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--python", required=True,
                         help="an interpreter of the Python version Colab has")

@@ -1,29 +1,14 @@
-"""Run one notebook under many seeds and settings, on all cores, and tabulate the failed checks.
+"""Test tooling: run one notebook under many seeds and settings, on all cores, and tabulate the
+failed checks (the claims a notebook makes, not its code, are what this tests).
 
-    python -m utils.course.sweep 01_numerical_stability --seeds 0-39
-    python -m utils.course.sweep 02_kaggle_house_prices --seeds 0-11 -p LEARNING_RATE 1 10
-    python -m utils.course.sweep 03_model_construction --seeds 0,5,9 --jobs 2 --lang zh
+    python tests/sweep.py 01_numerical_stability --seeds 0-39
+    python tests/sweep.py 02_kaggle_house_prices --seeds 0-11 -p LEARNING_RATE 1 10
 
-A claim in a notebook must hold for every seed and every setting a learner can pick in its
-`parameters` cell (docs/notebooks.md); this is how a maintainer finds where one does not.
-Each run is one setting (a seed, plus one value of each `-p NAME VALUE [VALUE ...]`: several
-values for a name multiply the runs) executed in a fresh kernel, as `python -m utils run`
-does, but with every cell tagged `check` allowed to fail without stopping the notebook, so a
-run reports all its failing checks, not only the first. A failing cell that is not a check
-stops that run (reported as "stopped at cell N"). Exports go to a temporary folder per run and
-are deleted: a sweep never touches exports/.
-
-Output: one line per run as it finishes, then a table of every check cell that failed (cell
-number as the runner counts it, its id, how many runs, which settings), one line per setting
-when more than one was given. Exit code 0 when every run passed every check, 1 otherwise,
-2 for bad arguments. Ctrl-C stops the sweep and prints the table of the runs finished so far.
-
-Slow by nature (a notebook per run): kept out of `make test`; tests/test_sweep.py runs it on a
-two-cell notebook. Run it with `nice` on a shared machine.
+A claim must hold for every seed and setting a learner can pick in a `parameters` cell; this
+finds where one does not. What a run is, the table and the exit codes: docs/tests-and-ci.md.
 """
 import argparse
 import concurrent.futures
-import copy
 import itertools
 import multiprocessing
 import os
@@ -84,29 +69,23 @@ class Outcome:
         if self.ok:
             return f"{label(self.setting)}: ok ({self.seconds:.0f} s)"
         parts = [f"check cell {n} ({cid}) {error}" for n, cid, error in self.failed]
-        if self.stopped:
-            parts.append(f"stopped at {self.stopped}")
+        parts += [f"stopped at {self.stopped}"] if self.stopped else []
         return f"{label(self.setting)}: FAILED ({self.seconds:.0f} s): " + "; ".join(parts)
 
 
 def failed_checks(nb):
     """[(cell number, id, 'EName: message')] of the check cells whose output is an error."""
-    found = []
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type != "code" or CHECK_TAG not in cell.metadata.get("tags", []):
-            continue
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error":
-                found.append((cell_number(nb, index), cell.get("id", "?"),
-                              f"{output.get('ename')}: {first_line(output.get('evalue', ''))}"))
-    return found
+    return [(cell_number(nb, index), cell.get("id", "?"),
+             f"{output.get('ename')}: {first_line(output.get('evalue', ''))}")
+            for index, cell in enumerate(nb.cells)
+            if cell.cell_type == "code" and CHECK_TAG in cell.metadata.get("tags", [])
+            for output in cell.get("outputs", []) if output.get("output_type") == "error"]
 
 
 def run_one(path, setting, typed, timeout):
     """Execute the notebook once (check cells may fail and the run goes on); an Outcome."""
-    start = time.time()
-    outcome = Outcome(setting)
-    nb = copy.deepcopy(load_notebook(Path(path)))
+    start, stopped = time.time(), ""
+    nb = load_notebook(Path(path))  # read afresh: ours to tag
     for cell in nb.cells:
         tags = cell.metadata.setdefault("tags", [])
         if CHECK_TAG in tags and CONTINUE_TAG not in tags:
@@ -117,10 +96,8 @@ def run_one(path, setting, typed, timeout):
         try:
             execute(nb, Path(path).parent, env, timeout, progress=False)
         except NotebookFailed as err:
-            outcome.stopped = str(err)
-    outcome.failed = failed_checks(nb)
-    outcome.seconds = time.time() - start
-    return outcome
+            stopped = str(err)
+    return Outcome(setting, time.time() - start, failed_checks(nb), stopped)
 
 
 def table(outcomes):
@@ -174,7 +151,7 @@ def sweep(path, runs, typed, jobs, timeout, report=print):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m utils.course.sweep",
+    parser = argparse.ArgumentParser(prog="python tests/sweep.py",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("notebook", help="stem, file name or path of one notebook")
     parser.add_argument("--seeds", default="0-39", help="SEED values: 0-39, 3 or 0,5,9 "
