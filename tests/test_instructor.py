@@ -300,6 +300,7 @@ def test_right_and_wrong_answers_are_graded_as_such(built, tmp_path):
     rows = {Path(r["submission"]).stem: r
             for r in csv.DictReader(open(submissions / "gradebook.csv", encoding="utf-8"))}
     assert set(rows) == {"alice", "bob", "carol"}
+    assert (submissions / "gradebook.csv").stat().st_mode & 0o777 == 0o600  # names and scores
     assert float(rows["alice"]["exercise 4"]) == 2 and float(rows["alice"]["exercise 5"]) == 2
     assert float(rows["bob"]["exercise 4"]) < 2 and float(rows["bob"]["exercise 5"]) < 2
     assert rows["carol"]["note"] and float(rows["carol"]["score"]) == 0

@@ -7,13 +7,14 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomically(target, write, aside=None):
+def write_atomically(target, write, aside=None, mode=0o644):
     """write(temp path), then rename it to `target`: readers never see a half-written file.
 
     The one atomic write of the collection (data downloads, submissions, exports, benchmark
     summaries). The temp file is new and uniquely named (O_EXCL: never a planted symlink, never
     another process's temp file), in `aside` (default: target's folder, same filesystem), and
-    removed when anything fails, Ctrl-C included. Returns `target`.
+    removed when anything fails, Ctrl-C included. `mode`: 0o600 for what only its owner may
+    read (a gradebook). Returns `target`.
     """
     target = Path(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
@@ -21,7 +22,7 @@ def write_atomically(target, write, aside=None):
     os.close(fd)
     try:
         write(Path(tmp))
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; what we write is for reading
+        os.chmod(tmp, mode)  # mkstemp creates 0600; what we write is for reading
         os.replace(tmp, target)
     except BaseException:
         try:

@@ -130,7 +130,7 @@ def grade(path, graders, timeout=TIMEOUT, memory_mb=sandbox.MEMORY_MB):
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     row["possible"] = possible = otter_possible(graders[stem])
-    if graded is None:
+    if not graded or not isinstance(graded, dict):  # none, or not what otter writes
         last = [line for line in stderr.splitlines() if line.strip()][-1:]
         why = last[0].strip()[:160] if last else f"exit status {status}"
         row["note"] = (words["stopped"].format(s=timeout) if status is None
@@ -218,7 +218,7 @@ def write_gradebook(target, rows):
             writer = csv.DictWriter(file, columns, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(rows)
-    write_atomically(target, write)
+    write_atomically(target, write, mode=0o600)  # names and scores: the instructor's only
     print(f"gradebook: {target} ({len(rows)} submissions)")
 
 

@@ -75,9 +75,14 @@ def version_dirs(root, prefix=""):
     return [exe for _, exe in sorted(found, reverse=True)]
 
 
+def on_path(env):
+    """PATH without empty entries, which shutil.which would take for the current folder."""
+    return os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p)
+
+
 def candidates(env):
     """(where, interpreter) pairs in the order they are tried, each once."""
-    path, home = env.get("PATH", ""), env.get("HOME", os.path.expanduser("~"))
+    path, home = on_path(env), env.get("HOME", os.path.expanduser("~"))
     found = [("PATH", shutil.which(name, path=path))
              for name in ["python3"] + ["python3.%d" % m for m in MINORS]]
     pyenv = shutil.which("pyenv", path=path)
@@ -113,7 +118,7 @@ def find(env=None):
             why = "python3 is %s, which MXNet 1.9.1 cannot use" % shown
         rejected.append(shown)
     get = "uv python install 3.12"  # the one command that gets one; uv itself is on PyPI
-    if not shutil.which("uv", path=env.get("PATH", "")):
+    if not shutil.which("uv", path=on_path(env)):
         get = ("python3 -m venv ~/.uv-tool && ~/.uv-tool/bin/pip install uv && "
                "~/.uv-tool/bin/" + get)
     return None, ("no Python 3.8 to 3.13 for this platform on PATH, in pyenv or among uv's "

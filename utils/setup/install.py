@@ -42,7 +42,7 @@ def choose_python(explicit=None):
     """(interpreter, line to show) for creating the venv; Refused when there is none."""
     if explicit:
         exe = explicit if os.sep in explicit else shutil.which(
-            explicit, path=os.environ.get("PATH", ""))
+            explicit, path=find_python.on_path(os.environ))
         if not exe:
             raise Refused("%s was not found on PATH" % explicit)
         result = find_python.probe(exe)
@@ -118,7 +118,7 @@ def find_uv(target_python, env):
     """uv on PATH, else in the venv, else the development lock's uv (the one `make lock` runs)
     installed into the venv by its pip; None if that gives none."""
     here = os.path.join(os.path.dirname(target_python), "uv")
-    uv = shutil.which("uv", path=env.get("PATH", "")) or shutil.which(here)
+    uv = shutil.which("uv", path=find_python.on_path(env)) or shutil.which(here)
     if uv:
         return uv
     try:
