@@ -20,9 +20,10 @@ from pathlib import Path
 
 from utils.course.exports import EXPORTS_ENV, RunnerError
 from utils.course.languages import DEFAULT as DEFAULT_LANG, EDITIONS
-from utils.course.run import (CHECK_TAG, DEFAULT_CELL_TIMEOUT, REPO_ROOT, NotebookFailed,
-                              cell_number, execute, find_notebooks, first_line,
-                              load_notebook, parameterized, split_parameters)
+from utils.course.notebook_html import CHECK_TAG
+from utils.course.parameters import parameterized, split_parameters
+from utils.course.run import (DEFAULT_CELL_TIMEOUT, REPO_ROOT, NotebookFailed, cell_number,
+                              execute, find_notebooks, first_line, load_notebook)
 
 # nbclient goes on after an error in a cell carrying this tag (the runner's own meaning)
 CONTINUE_TAG = "raises-exception"

@@ -18,8 +18,9 @@ import pytest
 from conftest import REPO_ROOT
 from test_runner import dirs  # noqa: F401  (the fixture, shared)
 from test_runner import break_renames, make_notebook, run_main, snapshot, write_export
-from utils.course import run
-from utils.course.exports import install, manifest_entry_problem, recover_leftovers, write_index
+from utils.course import parameters, run
+from utils.course.exports import (manifest_entry_problem, recover_leftovers, swap_folder,
+                                  write_index)
 
 
 def cli(*args, **kwargs):
@@ -292,7 +293,7 @@ CRASH_IN_SWAP = textwrap.dedent("""
         real_rmtree(path, *args, **kwargs)
 
     exports.os.replace, exports.shutil.rmtree = replace, rmtree
-    exports.install(new, target, aside=scratch)
+    exports.swap_folder(new, target, aside=scratch)
 """)
 
 
@@ -324,7 +325,7 @@ def test_a_failed_rename_in_the_swap_puts_the_old_folder_back(tmp_path, monkeypa
     target, new = old_and_staged(tmp_path / "nb", tmp_path / "staged", "f.txt")
     break_renames(monkeypatch, fail=lambda src, dst: Path(src) == new)  # the second rename
     with pytest.raises(OSError, match="No space"):
-        install(new, target)
+        swap_folder(new, target)
     assert (target / "f.txt").read_text() == "old"
     assert hidden(tmp_path) == []
 
@@ -333,7 +334,7 @@ def test_a_signal_between_the_renames_waits_until_the_swap_is_done(tmp_path, mon
     target, new = old_and_staged(tmp_path / "nb", tmp_path / "staged", "f.txt")
     break_renames(monkeypatch, interrupt_after=set_aside("nb"))
     with run.stop_on_signals(), pytest.raises(run.Interrupted):
-        install(new, target)
+        swap_folder(new, target)
     assert (target / "f.txt").read_text() == "new"
     assert not new.exists()
 
@@ -482,7 +483,7 @@ TYPED = ("FLAG = False\nEPOCHS = 3\nRATE = 0.1\nLABEL = 'a'\nFOLDER = None\n"
 ])
 def test_parameters_are_read_as_the_type_of_their_default(tmp_path, name, text, value):
     make_notebook(tmp_path, "typed", TYPED, "pass")
-    split = run.split_parameters([tmp_path / "typed.ipynb"], {name: text})
+    split = parameters.split_parameters([tmp_path / "typed.ipynb"], {name: text})
     defaults = {"FLAG": False, "EPOCHS": 3, "RATE": 0.1, "SCALE": 5}
     given = split[tmp_path / "typed.ipynb"]
     got = given.get(name, defaults.get(name))  # a value equal to the default is not injected

@@ -7,7 +7,7 @@ import mxnet as mx
 import numpy as np
 import pandas as pd
 import pytest
-from mxnet import gluon, nd
+from mxnet import nd
 from mxnet.gluon import nn
 
 from utils import data

@@ -6,7 +6,6 @@ untouched student copies run and score less, wrong and differently-written right
 graded as such, both languages): they need otter-grader (Python >= 3.10) and take minutes.
 """
 import csv
-import json
 import os
 import re
 import subprocess

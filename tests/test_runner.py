@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 from conftest import REPO_ROOT
-from utils.course import run
+from utils.course import notebook_html, parameters, run
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
@@ -180,7 +180,7 @@ def test_bad_input_says_what_to_do(dirs, capsys):
     ("5", 5), ("1e-3", 1e-3), ("True", True), ("None", None), ("[1, 2]", [1, 2]),
     ("'5'", "5"), ("adam", "adam"), ("two words", "two words")])
 def test_parameter_values_are_python_literals_or_text(text, value):
-    assert run.parse_value(text) == value
+    assert parameters.parse_value(text) == value
 
 
 def test_exports_env_matches_plot_helpers():
@@ -313,7 +313,7 @@ def test_the_html_export_collapses_answers_renders_math_and_shows_no_prompts():
         v4.new_code_cell("ANSWER_MARKER = 3", metadata={"tags": ["answer"]}),
         v4.new_code_cell("CHECK_MARKER = 4", metadata={"tags": ["check"]}),
     ]
-    page = run.to_html(nb)
+    page = notebook_html.to_html(nb)
     assert page.count('class="math"') == 2 and 'alt="\\sigma^* = 1/\\sqrt{n}"' in page
     assert "mathjax" not in page.lower()  # nothing to download: the math is pre-rendered
     assert "$5" in page and "$\\sigma" not in page
@@ -338,10 +338,10 @@ def test_the_progress_bar_counts_the_cells_errors_name(dirs, capsys):
 
 def test_the_gallery_says_when_figures_came_from_changed_parameters(tmp_path):
     from utils.course.exports import write_index
-    for stem, parameters in (("changed", {"NUM_EPOCHS": 5}), ("full", {})):
+    for stem, given in (("changed", {"NUM_EPOCHS": 5}), ("full", {})):
         (tmp_path / stem).mkdir()
         (tmp_path / stem / "run.json").write_text(json.dumps(
-            {"seconds": 1.0, "parameters": parameters}))
+            {"seconds": 1.0, "parameters": given}))
     write_index(tmp_path, [])
     page = (tmp_path / "index.html").read_text()
     assert "Not the full-size defaults" in page

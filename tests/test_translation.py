@@ -630,11 +630,11 @@ def test_the_runner_runs_the_chinese_edition_into_its_own_gallery(tmp_path, monk
 
 
 def test_english_pages_declare_english(tmp_path):
-    from utils.course import exports, run
+    from utils.course import exports, notebook_html
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Title")])
-    assert '<html lang="en"' in run.to_html(nb)
-    assert '<html lang="zh-CN"' in run.to_html(nb, "zh")
+    assert '<html lang="en"' in notebook_html.to_html(nb)
+    assert '<html lang="zh-CN"' in notebook_html.to_html(nb, "zh")
     exports.write_index(tmp_path, [])
     assert '<html lang="en">' in (tmp_path / "index.html").read_text()
 

@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+REPO_ROOT = Path(__file__).resolve().parent.parent  # the checkout: data/, exports/, notebooks/
+
 
 def write_atomically(target, write, aside=None, mode=0o644):
     """write(temp path), then rename it to `target`: readers never see a half-written file.

@@ -28,9 +28,8 @@ import requests
 import urllib3
 from d2l import mxnet as d2l
 
-from utils import write_atomically
+from utils import REPO_ROOT, write_atomically
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO_ROOT / "data"
 ENV_VAR = "KAGGLE_HOUSE_DIR"
 TRAIN_FILE = "kaggle_house_pred_train.csv"

@@ -16,11 +16,11 @@ from pathlib import Path
 from d2l import mxnet as d2l
 from matplotlib import pyplot as plt
 
+from utils import REPO_ROOT
 # shared with the runner
 from utils.course.exports import EXPORTS_ENV, INTERACTIVE, MANIFEST, NAME as _NAME
 from utils.course.exports import ExportError, read_figures, replace_text, signals_deferred
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 _current_notebook = None
 
 

@@ -270,7 +270,7 @@ def exports_lock(exports_dir):
         lock.release()
 
 
-def install(new, target, aside=None):
+def swap_folder(new, target, aside=None):
     """Swap folder `new` in for `target` by renames on one filesystem: never old and new mixed.
 
     Signals wait until both renames are done; if the second rename fails, the old folder goes

@@ -11,12 +11,9 @@ staged and swapped in for `exports/<stem>/` whole on success (utils/course/expor
 promised, in full: docs/runner-and-exports.md.
 """
 import argparse
-import ast
 import asyncio
 import atexit
 import concurrent.futures
-import copy
-import html
 import json
 import math
 import os
@@ -34,31 +31,27 @@ from pathlib import Path
 import nbformat
 from queue import Empty
 
-from jinja2 import DictLoader
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
-from nbconvert import HTMLExporter
-from papermill.inspection import inspect_notebook
-from papermill.parameterize import parameterize_notebook
 from tqdm import tqdm
 from traitlets import Type, default
-from traitlets.config import Config
 
-from utils.course.languages import DEFAULT as DEFAULT_LANG, EDITIONS
+from utils import REPO_ROOT
 from utils.course.exports import (EXPORTS_ENV, LOCK_NAME, NAME, RESERVED, STOP_SIGNALS,
-                                  ExportError, RunnerError, count_figures, exports_lock, install,
+                                  ExportError, RunnerError, count_figures, exports_lock,
                                   prepare_exports_dir, read_figures, recover_leftovers,
                                   replace_file, replace_text, scratch_folder, signals_deferred,
-                                  write_index)
+                                  swap_folder, write_index)
+from utils.course.languages import DEFAULT as DEFAULT_LANG, EDITIONS
+from utils.course.notebook_html import to_html
+from utils.course.parameters import parameterized, split_parameters
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = re.compile(r"#\s*expected error:\s*([A-Za-z_][\w.]*)\s*$")
 DEFAULT_CELL_TIMEOUT = 1800
-CHECK_TAG = "check"
 
 
 class NotebookFailed(Exception):
@@ -189,53 +182,6 @@ def stop_on_signals():
             signal.signal(sig, handler)
 
 
-def parse_value(text, or_text=True):
-    """The Python literal in `text`; else the text itself (a `-p` value for a parameter whose
-    default is None) or, with or_text=False, None (which typed_value refuses)."""
-    try:
-        return ast.literal_eval(text.strip())
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return text if or_text else None
-
-
-BOOL_WORDS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
-
-
-def typed_value(value, default, annotation=None):
-    """`value` as the type of the parameter's default (or its `NAME: type = ...` annotation).
-
-    Text (from `-p`) is read as that type; other values must already be of it. Returns
-    (value, "") or (None, what to give instead).
-    """
-    kind = annotation if annotation in ("bool", "int", "float", "str", "list", "tuple",
-                                        "dict") else type(default).__name__
-    text = value if isinstance(value, str) else None
-    if kind == "NoneType":
-        return (parse_value(text) if text is not None else value), ""
-    if kind == "str":
-        return (text, "") if text is not None else (None, "text")
-    if kind == "bool":
-        if text is not None:
-            value = BOOL_WORDS.get(text.strip().lower(), value)
-        return (value, "") if isinstance(value, bool) else (None, "True or False")
-    if text is not None:
-        value = parse_value(text, or_text=False)
-    if kind in ("int", "float"):
-        real = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not real or not math.isfinite(value):
-            return None, f"a finite number{' (whole)' if kind == 'int' else ''}, e.g. {default}"
-        if kind == "float":
-            return float(value), ""
-        if isinstance(value, float) and not value.is_integer():
-            return None, (f"a whole number like its default {default} (to allow fractions, "
-                          f"write the default as {float(default)} in the `parameters` cell)")
-        return int(value), ""
-    expected = {"list": list, "tuple": tuple, "dict": dict}.get(kind)
-    if expected is not None and isinstance(value, expected):
-        return value, ""
-    return None, f"a {kind} literal like its default {default!r}"
-
-
 def find_notebooks(names, notebooks_dir):
     """The notebooks to run: all of `notebooks_dir` sorted, or the named ones in the given order."""
     notebooks_dir = Path(notebooks_dir)
@@ -295,34 +241,6 @@ def load_notebook(path):
         reason = str(err).strip().split("\n")[0][:200]
         raise UnreadableNotebook(f"{path} is not a valid notebook ({reason}); {fix}") from None
     return nb
-
-
-def split_parameters(notebooks, parameters):
-    """{notebook: its parameters, each read as the type of its default in the `parameters`
-    cell}; a name no notebook declares, or a value its type cannot take, is an error."""
-    declared = {nb: inspect_notebook(str(nb)) for nb in notebooks}
-    unknown = set(parameters) - set().union(set(), *declared.values())
-    if unknown:
-        known = ", ".join(sorted(set().union(set(), *declared.values()))) or "none"
-        raise RunnerError(f"no selected notebook declares {', '.join(sorted(unknown))} in its "
-                          f"`parameters` cell; declared: {known}")
-    split = {}
-    for nb, names in declared.items():
-        split[nb] = {}
-        for name in parameters.keys() & names.keys():
-            source = names[name]["default"]
-            default = parse_value(source, or_text=False) if source.strip() != "None" else None
-            value, wanted = typed_value(parameters[name], default,
-                                        names[name].get("inferred_type_name"))
-            if wanted:
-                raise RunnerError(f"-p {name} {parameters[name]!r}: {Path(nb).stem} has "
-                                  f"{name} = {source.strip()} in its `parameters` cell, so give "
-                                  f"{wanted}")
-            if type(value) is type(default) and value == default:
-                continue  # the default: nothing changed (run.json and the gallery say so)
-            split[nb][name] = value
-        split[nb] = {k: split[nb][k] for k in parameters if k in split[nb]}  # given order
-    return split
 
 
 def cell_number(nb, index):
@@ -464,96 +382,6 @@ def expected_error_problems(nb):
     return problems
 
 
-ANSWER_TAG = "answer"
-# The lab template, with cells tagged `answer` collapsed as the prose answers are (<details>)
-# and no MathJax: math is rendered at export time (below), so the page needs no network.
-HTML_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
-{%- block html_head_js_mathjax -%}
-<style>details.answer > summary {font-family: var(--jp-content-font-family);
-  font-size: var(--jp-content-font-size1); margin: 0 0 .5em 12px; cursor: pointer}</style>
-{%- endblock html_head_js_mathjax -%}
-{% block codecell %}
-{%- if '""" + ANSWER_TAG + """' in cell.metadata.get('tags', []) -%}
-<details class="answer"><summary>Answer (code)</summary>
-{{ super() }}
-</details>
-{%- else -%}
-{{ super() }}
-{%- endif -%}
-{% endblock codecell %}
-"""
-# $$display$$ or $inline$ (one paragraph at most); \$ is a dollar sign
-MATH = re.compile(r"(?<!\\)\$\$(?P<display>.+?)(?<!\\)\$\$"
-                  r"|(?<!\\)\$(?P<inline>(?:[^$\n]|\n(?![ \t]*\n))+?)(?<!\\)\$", re.S)
-
-
-CODE = re.compile(r"(```.*?```|~~~.*?~~~|`[^`\n]*`)", re.S)
-
-
-def _mathtext(tex):
-    """LaTeX as matplotlib's mathtext reads it (it lacks \\text, \\tfrac12, \\lVert ...)."""
-    tex = re.sub(r"\\(?:text|operatorname)\{([^}]*)\}",
-                 lambda m: r"\mathrm{" + m.group(1).replace(" ", r"\ ") + "}", tex)
-    tex = re.sub(r"\\t?frac(\d)(\d)", r"\\frac{\1}{\2}", tex)
-    tex = re.sub(r"\\(boldsymbol|mathbf|mathrm)\s*(\\[A-Za-z]+|[A-Za-z0-9])", r"\\\1{\2}", tex)
-    for old, new in ((r"\boldsymbol", r"\mathbf"), (r"\tfrac", r"\frac"), (r"\lVert", r"\Vert"),
-                     (r"\rVert", r"\Vert"), ("\n", " ")):
-        tex = tex.replace(old, new)
-    for old, new in ((r"\le", r"\leq"), (r"\ge", r"\geq"), (r"\ne", r"\neq")):
-        tex = re.sub(re.escape(old) + r"(?![A-Za-z])", lambda _, new=new: new, tex)
-    return f"${tex.strip()}$"
-
-
-def math_to_svg(markdown):
-    """Markdown with each $...$ and $$...$$ replaced by an inline SVG image rendered by
-    matplotlib (so the HTML shows math without MathJax's download); the LaTeX stays as alt
-    text. An expression mathtext cannot read is left as it is."""
-    import base64
-    import io
-    from matplotlib import mathtext, rc_context
-    from matplotlib.font_manager import FontProperties
-
-    def render(match):
-        display = match.group("display") is not None
-        tex = match.group("display") if display else match.group("inline")
-        buffer = io.BytesIO()
-        try:
-            with rc_context({"mathtext.fontset": "cm", "svg.fonttype": "path"}):
-                depth = mathtext.math_to_image(_mathtext(tex), buffer, format="svg",
-                                               prop=FontProperties(size=13 if display else 11))
-        except Exception:  # a construct mathtext lacks: the reader sees the LaTeX
-            return match.group(0)
-        data = base64.b64encode(buffer.getvalue()).decode()
-        img = (f'<img class="math" alt="{html.escape(tex.strip(), quote=True)}" '
-               f'src="data:image/svg+xml;base64,{data}" '
-               f'style="vertical-align:-{depth or 0:.1f}pt;display:inline;margin:0">')
-        return f'\n\n<div style="text-align:center">{img}</div>\n\n' if display else img
-    # code spans and fenced blocks keep their dollars (`$KAGGLE_HOUSE_DIR`)
-    parts = CODE.split(markdown)
-    return "".join(part if i % 2 else MATH.sub(render, part) for i, part in enumerate(parts))
-
-
-def to_html(nb, lang=DEFAULT_LANG):
-    """The executed notebook as HTML for readers: cells tagged `check` are left out, cells
-    tagged `answer` are collapsed, math is pre-rendered, no In/Out prompts. The page declares
-    the edition's language (nbconvert takes ISO 639-1 codes only: "zh", then "zh-CN")."""
-    nb = copy.deepcopy(nb)
-    for cell in nb.cells:
-        if cell.cell_type == "markdown" and "$" in cell.source:
-            cell.source = math_to_svg(cell.source)
-    config = Config()
-    config.TagRemovePreprocessor.enabled = True
-    config.TagRemovePreprocessor.remove_cell_tags = {CHECK_TAG}
-    edition = EDITIONS[lang]
-    template = HTML_TEMPLATE.replace("Answer (code)", edition.answer_code)
-    code = edition.html_lang.split("-")[0]
-    exporter = HTMLExporter(config=config, extra_loaders=[DictLoader({"course.j2": template})],
-                            template_file="course.j2", exclude_input_prompt=True,
-                            exclude_output_prompt=True, language_code=code)
-    page = exporter.from_notebook_node(nb)[0]
-    return page.replace(f'<html lang="{code}"', f'<html lang="{edition.html_lang}"', 1)
-
-
 @contextmanager
 def _phase(where, installed=lambda: False):
     """A signal in this block stops the run as Interrupted naming `where` (unless the cell
@@ -564,16 +392,6 @@ def _phase(where, installed=lambda: False):
         stop = err if isinstance(err, Interrupted) else Interrupted(signal.SIGINT)
         stop.where, stop.installed = stop.where or where, installed()
         raise stop from None
-
-
-def parameterized(nb, parameters):
-    """`nb` with a papermill cell setting `parameters` after its `parameters` cell."""
-    if not parameters:
-        return nb
-    nb.metadata.setdefault("papermill", {})  # what papermill's own loader adds
-    for cell in nb.cells:
-        cell.metadata.setdefault("tags", [])
-    return parameterize_notebook(nb, parameters, kernel_name="python3", language="python")
 
 
 def stage_exports(nb, staging, stem, parameters, seconds, lang):
@@ -608,7 +426,7 @@ def install_exports(folder, exports_dir, scratch):
     """Swap the staged folder in for exports/<stem>/, with its copy of the submission."""
     target = exports_dir / folder.name
     with signals_deferred():  # the folder and its copy of the submission go in together
-        install(folder, target, aside=scratch)
+        swap_folder(folder, target, aside=scratch)
         if (target / "submission.csv").exists():
             replace_file(target / "submission.csv", exports_dir / "submission.csv",
                          aside=scratch)

@@ -12,7 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from utils import REPO_ROOT
+
 UNPRIVILEGED = 65534  # nobody / nogroup on Debian
 MEMORY_MB = 6144      # MXNet maps about 2 GB of address space before it does anything
 PROCESSES = 512       # MXNet, OpenMP and the kernel's threads count too

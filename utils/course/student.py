@@ -14,10 +14,9 @@ from pathlib import Path
 
 import nbformat
 
-from utils import write_atomically
+from utils import REPO_ROOT, write_atomically
 from utils.course import languages
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO_ROOT / "notebooks"
 GRADING = NOTEBOOKS / "grading"
 DIST = REPO_ROOT / "dist"

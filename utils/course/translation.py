@@ -19,9 +19,8 @@ from pathlib import Path
 
 import nbformat
 
-from utils import write_atomically
+from utils import REPO_ROOT, write_atomically
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 EN_DIR = REPO_ROOT / "notebooks"
 ZH_DIR = EN_DIR / "zh"
 CAPTIONS = "captions.json"
