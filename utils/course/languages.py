@@ -27,21 +27,28 @@ class Edition:
 
 EDITIONS = {
     "en": Edition(
-        "en", "en", "notebooks", "", "Exported figures", "Notebooks", "Figures",
-        ("notebook", "status", "seconds", "figures", "parameters"), "defaults",
-        "<b>Not the full-size defaults:</b> the figures of the notebooks whose parameters column "
-        "lists values were made with those <code>-p</code> values, so they may differ from what "
-        "the notebooks' text describes.",
-        "Click a thumbnail for the SVG. Figures of notebooks run outside the runner (JupyterLab,\n"
-        "nbconvert, papermill) are in <code>{interactive}/</code>, not shown here.",
-        "Answer (code)", ("zh/index.html", "中文版")),
+        code="en", html_lang="en", notebooks="notebooks", exports="",
+        title="Exported figures", notebooks_heading="Notebooks", figures_heading="Figures",
+        columns=("notebook", "status", "seconds", "figures", "parameters"), defaults="defaults",
+        changed_note=(
+            "<b>Not the full-size defaults:</b> the figures of the notebooks whose parameters "
+            "column lists values were made with those <code>-p</code> values, so they may differ "
+            "from what the notebooks' text describes."),
+        click_hint=(
+            "Click a thumbnail for the SVG. Figures of notebooks run outside the runner "
+            "(JupyterLab,\nnbconvert, papermill) are in <code>{interactive}/</code>, not shown "
+            "here."),
+        answer_code="Answer (code)", other=("zh/index.html", "中文版")),
     "zh": Edition(
-        "zh", "zh-CN", "notebooks/zh", "zh", "导出的图", "笔记本", "图",
-        ("笔记本", "状态", "秒", "图数", "参数"), "默认值",
-        "<b>不是完整规模的默认设置：</b>“参数”一栏列出取值的笔记本，其图是用这些 "
-        "<code>-p</code> 取值画的，可能与笔记本正文的描述不同。",
-        "点击缩略图可打开 SVG 矢量图。在运行器之外（JupyterLab、nbconvert、papermill）运行的"
-        "笔记本，其图保存在 <code>../{interactive}/</code> 中，不在此页显示。",
-        "答案（代码）", ("../index.html", "English edition")),
+        code="zh", html_lang="zh-CN", notebooks="notebooks/zh", exports="zh",
+        title="导出的图", notebooks_heading="笔记本", figures_heading="图",
+        columns=("笔记本", "状态", "秒", "图数", "参数"), defaults="默认值",
+        changed_note=(
+            "<b>不是完整规模的默认设置：</b>“参数”一栏列出取值的笔记本，其图是用这些 "
+            "<code>-p</code> 取值画的，可能与笔记本正文的描述不同。"),
+        click_hint=(
+            "点击缩略图可打开 SVG 矢量图。在运行器之外（JupyterLab、nbconvert、papermill）运行的"
+            "笔记本，其图保存在 <code>../{interactive}/</code> 中，不在此页显示。"),
+        answer_code="答案（代码）", other=("../index.html", "English edition")),
 }
 DEFAULT = "en"
