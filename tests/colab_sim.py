@@ -8,7 +8,9 @@ What a Colab learner has, rebuilt from requirements/colab.txt (Colab's published
    notebooks' first cell clones through the one address setting ($D2L_NOTEBOOKS_REPO);
 3. "/content": an empty folder the kernel starts in, and each notebook taken from the mirror
    alone, as "Open in Colab" gives it;
-4. the notebooks run with papermill on a kernel of that Python, every cell (checks too). The
+4. the notebooks run with papermill on a kernel of that Python, every cell (checks too),
+   through the runner's sliced-poll client (a reply pyzmq's poll misses costs a second, not
+   the cell timeout: a 900 s stall of notebook 2 was seen here with papermill's own). The
    first one's first cell clones the collection; the Kaggle CSVs are then copied from
    $KAGGLE_HOUSE_DIR into the clone's data/, where the loader's download would put them on
    Colab (here there is no network for it); $KAGGLE_HOUSE_DIR is not passed to the kernel;
@@ -31,12 +33,23 @@ import tempfile
 import time
 from pathlib import Path
 
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Type
+
 from utils import check
+from utils.course.run import SlicedPollClient
 from utils.setup import colab
 
 ROOT = colab.ROOT
 KERNEL = "colab-sim"
 ADDED = {"mxnet", "d2l"}  # what the first cell may add; nothing else may change
+
+
+class SlicedPollKernel(AsyncKernelManager):
+    """papermill's kernel manager (the named kernelspec), talking through SlicedPollClient."""
+    client_factory = Type(SlicedPollClient)
+
+
 STUB = '"""Stand-in for Colab\'s own module (CI\'s Colab simulation): importable only there."""\n'
 
 
@@ -149,7 +162,8 @@ def simulate(python, work, timeout):
         try:
             papermill.execute_notebook(str(alone), str(out), kernel_name=KERNEL,
                                        cwd=str(content), progress_bar=False,
-                                       execution_timeout=timeout)
+                                       execution_timeout=timeout,
+                                       kernel_manager_class=SlicedPollKernel)
             status = "ok"
         except Exception as err:  # a failing cell or check: name it, go on with the others
             status = "FAILED: %s" % str(err).strip().splitlines()[-1][:300]

@@ -101,7 +101,7 @@ class _SlicedPollChannel(AsyncZMQSocketChannel):
                     raise
 
 
-class _SlicedPollClient(AsyncKernelClient):
+class SlicedPollClient(AsyncKernelClient):
     """nbclient's kernel client, with every channel polled in slices (see _SlicedPollChannel)."""
     shell_channel_class = Type(_SlicedPollChannel)
     iopub_channel_class = Type(_SlicedPollChannel)
@@ -112,9 +112,9 @@ class _SlicedPollClient(AsyncKernelClient):
 class _ThisPythonKernel(AsyncKernelManager):
     """ipykernel in the interpreter running the runner, whatever `python3` kernelspec the user
     may have installed elsewhere (e.g. in ~/.local/share/jupyter/kernels), talked to through
-    _SlicedPollClient."""
+    SlicedPollClient."""
 
-    client_factory = Type(_SlicedPollClient)
+    client_factory = Type(SlicedPollClient)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
