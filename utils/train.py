@@ -354,9 +354,12 @@ class _StackedFolds:
     model takes 3 operators per step for all K folds. Every fold has the same number of
     training rows ((k-1) * (n//k) with the book's cut), so batches stack without padding; the
     last, smaller batch of an epoch is its own (K, r, d) block, as the book's DataLoader keeps it.
+    The data is on the device once: the folds' batches are gathered from it, and the epoch's
+    predictions of all K models take one product over its rows (the folds share them), which
+    reads the data once instead of K times.
     """
 
-    def __init__(self, nets, X_train, y_train, X_valid, y_valid, *, learning_rate, batch_size,
+    def __init__(self, nets, X, y, train_rows, eval_rows, *, learning_rate, batch_size,
                  weight_decay, optimizer, loss):
         self.nets = nets
         chains = [_dense_chain(net) for net in nets]
@@ -382,19 +385,17 @@ class _StackedFolds:
         self.wds = [weight_decay * p.wd_mult for _, p in params]
         self.states = [(nd.zeros_like(t), nd.zeros_like(t)) for t in self.tensors]
         self.optimizer, self.batch_size, self.rescale = optimizer, batch_size, 1.0 / batch_size
-        self.scale = loss._weight / y_train.shape[-1]  # d loss / d prediction = scale * (p - y)
+        self.scale = loss._weight / y.shape[-1]  # d loss / d prediction = scale * (p - y)
         if self.fused:
-            X_train, X_valid = (nd.concat(X, nd.ones(X.shape[:2] + (1,), ctx=X.context), dim=2)
-                                for X in (X_train, X_valid))
-        self.X, self.y = X_train, y_train  # (K, n, d), (K, n, m)
-        self.X_eval = nd.concat(X_train, X_valid, dim=1)
+            X = nd.concat(X, nd.ones((X.shape[0], 1), ctx=X.context), dim=1)
+        self.X, self.y = X, y  # (rows, d), (rows, m): every row once
+        self.train_rows, self.eval_rows = train_rows, eval_rows  # (K, n), (K, n + n_valid)
         self.steps = 0
-        k, n = X_train.shape[:2]
+        k, n = train_rows.shape
         self.k, self.n = k, n
         self.full, self.rest = divmod(n, batch_size)
-        self.flat_X = self.X.reshape((k * n, -1))
-        self.flat_y = self.y.reshape((k * n, -1))
-        self.shuffled_X, self.shuffled_y = nd.zeros_like(self.flat_X), nd.zeros_like(self.flat_y)
+        self.shuffled_X = nd.zeros((k * n, X.shape[1]), ctx=X.context)
+        self.shuffled_y = nd.zeros((k * n, y.shape[1]), ctx=X.context)
         cut = self.full * k * batch_size
         self.batches = []
         if self.full:  # (a batch larger than a fold's rows leaves only the smaller one)
@@ -404,13 +405,15 @@ class _StackedFolds:
         if self.rest:
             self.batches.append((self.shuffled_X[cut:].reshape((k, self.rest, -1)),
                                  self.shuffled_y[cut:].reshape((k, self.rest, -1))))
-        self.offsets = (np.arange(k) * n)[:, None]
 
-    def _outputs(self, X, y=None):
-        """Every layer's output; the last is prediction - y when y is given."""
+    def _outputs(self, X, y=None, first=0):
+        """Every layer's output from layer `first` on; the last is prediction - y when y is
+        given."""
         outs = [X]
         last = len(self.W) - 1
         for l, (W, B) in enumerate(zip(self.W, self.B)):
+            if l < first:
+                continue
             if l == last and y is not None and B is None:
                 outs.append(nd.linalg.gemm(outs[-1], W, y, alpha=1.0, beta=-1.0))
                 break
@@ -450,21 +453,32 @@ class _StackedFolds:
     def run_epoch(self, orders):
         """One epoch; orders[k] is fold k's shuffled row order. Returns the last batch's loss
         per fold (host float64)."""
+        rows = np.take_along_axis(self.train_rows, orders, axis=1)
         cut = self.full * self.batch_size
-        full = (orders[:, :cut] + self.offsets).reshape(self.k, self.full, self.batch_size)
-        index = np.concatenate([full.transpose(1, 0, 2).ravel(),
-                                (orders[:, cut:] + self.offsets).ravel()])
+        full = rows[:, :cut].reshape(self.k, self.full, self.batch_size)
+        index = np.concatenate([full.transpose(1, 0, 2).ravel(), rows[:, cut:].ravel()])
         index = nd.array(index, ctx=self.X.context, dtype="int64")
-        nd.take(self.flat_X, index, out=self.shuffled_X)
-        nd.take(self.flat_y, index, out=self.shuffled_y)
+        nd.take(self.X, index, out=self.shuffled_X)
+        nd.take(self.y, index, out=self.shuffled_y)
         for X, y in self.batches:
             residual = self.step(X, y)
         residual = residual.asnumpy().astype(np.float64)
         return self.scale / 2 * (residual ** 2).reshape(self.k, -1).sum(axis=1)
 
     def predict(self):
-        """(K, n_train + n_valid, m) predictions of every fold's model, on the host."""
-        return self._outputs(self.X_eval)[-1].asnumpy()
+        """(K, n_train + n_valid, m) predictions of every fold's model, on the host: the first
+        layer of all K models is one product over the data's rows."""
+        W = self.W[0]
+        k, d, units = W.shape
+        rows = self.X.shape[0]
+        Z = nd.linalg.gemm2(self.X, nd.transpose(W, axes=(1, 0, 2)).reshape((d, k * units)))
+        Z = nd.transpose(Z.reshape((rows, k, units)), axes=(1, 0, 2))  # (K, rows, units)
+        if self.B[0] is not None:
+            Z = nd.broadcast_add(Z, self.B[0])
+        if self.relu[0]:
+            Z = nd.relu(Z)
+        P = self._outputs(Z, first=1)[-1].asnumpy()
+        return np.take_along_axis(P, self.eval_rows[:, :, None], axis=1)
 
     def write_back(self):
         """Each fold's trained weights into its own Gluon network."""
@@ -503,7 +517,7 @@ def _k_fold_stacked(nets, make_net, X, y, splits, *, num_epochs, learning_rate, 
     loss_block = gluon.loss.L2Loss() if loss is None else loss
     X_host = _host_float32(X, "X")
     y_host = _host_float32(y, "y").reshape(len(X_host), -1)
-    states, parts = [], {"X": [], "y": [], "Xv": [], "yv": []}
+    states, train_rows, eval_rows, labels_train, labels_valid = [], [], [], [], []
     shapes = None
     for i, (train_idx, valid_idx) in enumerate(splits):
         if i == len(nets):
@@ -514,11 +528,12 @@ def _k_fold_stacked(nets, make_net, X, y, splits, *, num_epochs, learning_rate, 
                                  f"{i + 1} than for fold 1 ({reason}); return the same "
                                  f"architecture every time")
         _, device = _parameters_device(nets[i], ctx)
-        for key, rows, values in (("X", train_idx, X_host), ("y", train_idx, y_host),
-                                  ("Xv", valid_idx, X_host), ("yv", valid_idx, y_host)):
-            parts[key].append(values[rows])
-        X_first = nd.array(parts["X"][i][:batch_size], ctx=device)
-        y_first = nd.array(parts["y"][i][:batch_size], ctx=device)
+        train_rows.append(train_idx)
+        eval_rows.append(np.concatenate([train_idx, valid_idx]))
+        labels_train.append(y_host[train_idx])
+        labels_valid.append(y_host[valid_idx])
+        X_first = nd.array(X_host[train_idx[:batch_size]], ctx=device)
+        y_first = nd.array(y_host[train_idx[:batch_size]], ctx=device)
         _preflight(nets[i], nets[i], loss_block, X_first, y_first, batch_size)
         fold_shapes = [p.shape for p in nets[i].collect_params().values()]
         if shapes not in (None, fold_shapes):
@@ -526,22 +541,22 @@ def _k_fold_stacked(nets, make_net, X, y, splits, *, num_epochs, learning_rate, 
                              f"{i + 1} but {shapes} for fold 1; return the same architecture")
         shapes = fold_shapes
         if metric is log_rmse:  # bad labels: the same error as the first epoch's score gives
-            log_rmse(parts["y"][i], parts["y"][i])
-            log_rmse(parts["yv"][i], parts["yv"][i])
+            log_rmse(labels_train[i], labels_train[i])
+            log_rmse(labels_valid[i], labels_valid[i])
         states.append(np.random.get_state())
         order = np.arange(len(train_idx))
         for _ in range(num_epochs):  # advance numpy's RNG past this fold's epochs
             np.random.shuffle(order)
-    stacked = {key: nd.array(np.stack(values), ctx=device) for key, values in parts.items()}
-    model = _StackedFolds(nets, stacked["X"], stacked["y"], stacked["Xv"], stacked["yv"],
+    model = _StackedFolds(nets, nd.array(X_host, ctx=device), nd.array(y_host, ctx=device),
+                          np.stack(train_rows), np.stack(eval_rows),
                           learning_rate=learning_rate, batch_size=batch_size,
                           weight_decay=weight_decay, optimizer=optimizer, loss=loss_block)
     shufflers = []
     for state in states:
         shufflers.append(np.random.RandomState())
         shufflers[-1].set_state(state)
-    labels_train = np.stack(parts["y"]).astype(np.float64)
-    labels_valid = np.stack(parts["yv"]).astype(np.float64)
+    labels_train = np.stack(labels_train).astype(np.float64)
+    labels_valid = np.stack(labels_valid).astype(np.float64)
     n_train = labels_train.shape[1]
     name = "loss" if metric is None else getattr(metric, "__name__", "metric")
     histories = [History(metric=name) for _ in nets]

@@ -107,9 +107,9 @@ def numpy_k_fold(k, X, y, num_epochs, learning_rate, weight_decay, batch_size,
     Bs = [np.stack([fold[l][1] for fold in layers])[:, None, :] for l in range(len(layers[0]))]
     params = Ws + Bs
     moments = [(np.zeros_like(p), np.zeros_like(p)) for p in params]
-    X_train, y_train = np.stack([X[t] for t, _ in splits]), np.stack([y[t] for t, _ in splits])
-    X_valid, y_valid = np.stack([X[v] for _, v in splits]), np.stack([y[v] for _, v in splits])
-    n = X_train.shape[1]
+    train_rows = np.stack([t for t, _ in splits])  # (k, n): rows of X, as the project keeps them
+    valid_rows = np.stack([v for _, v in splits])
+    n = train_rows.shape[1]
     # the fold-after-fold loop's shuffles, fold by fold (permutation: arange, then shuffle)
     orders = [[np.random.permutation(n) for _ in range(num_epochs)] for _ in splits]
     folds = np.arange(k)[:, None]
@@ -121,18 +121,19 @@ def numpy_k_fold(k, X, y, num_epochs, learning_rate, weight_decay, batch_size,
             outs.append(np.maximum(z, 0) if l < len(Ws) - 1 else z)
         return outs
 
-    def scores(A, labels):
-        p = np.maximum(forward(A)[-1].astype(np.float64), 1).reshape(k, -1)
-        return np.sqrt(np.mean((np.log(p) - np.log(labels.reshape(k, -1))) ** 2, axis=1))
+    def scores(P, rows):
+        p = np.maximum(np.take_along_axis(P, rows[:, :, None], axis=1).astype(np.float64), 1)
+        labels = y[rows]
+        return np.sqrt(np.mean((np.log(p) - np.log(labels)).reshape(k, -1) ** 2, axis=1))
 
     curves = [([], []) for _ in range(k)]
     step = 0
     for epoch in range(num_epochs):
         order = np.stack([orders[i][epoch] for i in range(k)])
         for start in range(0, n, batch_size):
-            rows = order[:, start:start + batch_size]
-            outs = forward(X_train[folds, rows])
-            delta = outs[-1] - y_train[folds, rows]
+            rows = train_rows[folds, order[:, start:start + batch_size]]
+            outs = forward(X[rows])
+            delta = outs[-1] - y[rows]
             grads_W, grads_B = [None] * len(Ws), [None] * len(Ws)
             for l in reversed(range(len(Ws))):
                 if l < len(Ws) - 1:
@@ -155,7 +156,8 @@ def numpy_k_fold(k, X, y, num_epochs, learning_rate, weight_decay, batch_size,
                     p -= lr * m / (np.sqrt(v) + fast.EPSILON)
                 else:
                     p -= lr * g
-        for i, (t, v) in enumerate(zip(scores(X_train, y_train), scores(X_valid, y_valid))):
+        P = forward(X[None])[-1]  # (k, rows, m): every fold's predictions on all the data
+        for i, (t, v) in enumerate(zip(scores(P, train_rows), scores(P, valid_rows))):
             curves[i][0].append(float(t))
             curves[i][1].append(float(v))
     return curves
