@@ -168,7 +168,6 @@ class _Lock:
 
     @property
     def scratch(self):
-        """This run's folder for staging, set-aside folders and temp files."""
         return scratch_folder(self.exports_dir, os.getpid())
 
     def acquire(self):

@@ -23,7 +23,8 @@ EN_DIR = REPO_ROOT / "notebooks"
 ZH_DIR = EN_DIR / "zh"
 CAPTIONS = "captions.json"
 RECORD = "translation"
-HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+HAN_RANGE = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK ideographs, the extensions too
+HAN = re.compile(f"[{HAN_RANGE}]")
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 ENGLISH_WORDS = 4  # a paragraph with this many Latin words and no Chinese is English left over
 # Text that is not prose: fenced code, display and inline math, inline code, HTML tags and
