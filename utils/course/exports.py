@@ -135,14 +135,6 @@ def read_run_info(folder):
     return {**info, "seconds": seconds}
 
 
-def _changed_parameters(info):
-    """'NUM_EPOCHS=5, SEED=3' from run.json's parameters (the `-p` values), or ''."""
-    parameters = info.get("parameters") or {}
-    if not isinstance(parameters, dict):
-        return "unknown (run.json damaged)"
-    return ", ".join(f"{k}={v!r}" for k, v in parameters.items())
-
-
 def prepare_exports_dir(exports_dir, source):
     """The exports folder (`source`: "--exports-dir", say), created if missing, or RunnerError."""
     exports_dir = Path(exports_dir)
@@ -308,7 +300,9 @@ def _index_row(exports_dir, stem, result, caption):
     except ExportError as err:
         figures = []
         notes.append(str(err))
-    changed = _changed_parameters(info)
+    parameters = info.get("parameters") or {}  # the `-p` values: 'NUM_EPOCHS=5, SEED=3'
+    changed = (", ".join(f"{k}={v!r}" for k, v in parameters.items())
+               if isinstance(parameters, dict) else "unknown (run.json damaged)")
     page = quote(f"{stem}/{stem}.html") if (folder / f"{stem}.html").exists() else ""
     return {"stem": stem, "page": page, "status": "; ".join([status] + notes),
             "seconds": seconds, "changed": changed,

@@ -69,13 +69,6 @@ def _prose_lines(text):
             yield number, line
 
 
-def _mask(line):
-    """The line with code, math, link targets and HTML tags replaced by a neutral letter."""
-    for pattern in (CODE_SPAN, MATH, URL):
-        line = pattern.sub("X", line)
-    return line
-
-
 def _house_rules(text):
     found = []
     for number, line in _prose_lines(text):
@@ -84,7 +77,9 @@ def _house_rules(text):
             after = line[span.end():span.end() + 1]
             if HAN.match(before) or HAN.match(after):
                 found.append((number, f"a space between Chinese and {span.group(0)}"))
-        prose = _mask(line)
+        prose = line
+        for pattern in (CODE_SPAN, MATH, URL):  # code, math, link targets, tags: a neutral letter
+            prose = pattern.sub("X", prose)
         for field in FIELD.finditer(prose):
             near = prose[field.start() - 1:field.start()] + prose[field.end():field.end() + 1]
             if HAN.search(near):
