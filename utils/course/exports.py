@@ -200,7 +200,7 @@ class _Lock:
             self.previous = previous
 
     def retake(self):
-        """Take the lock again (True) if a notebook removed `.run.lock` or the exports folder."""
+        """Take the lock again (True) if a notebook removed it: a second run could start."""
         try:
             held = os.fstat(self.fd)
             now = os.lstat(self.path)
@@ -255,8 +255,7 @@ def swap_folder(new, target, aside=None):
 
 
 def recover_leftovers(exports_dir, pid, log=None):
-    """Undo what killed run `pid` left in `.run.<pid>` (under the lock that named it); one line
-    per action."""
+    """Undo what killed run `pid` left in `.run.<pid>` (under the lock that named it)."""
     scratch, actions = scratch_folder(exports_dir, pid), []
     if scratch.is_symlink() or not scratch.is_dir():
         return actions
@@ -273,8 +272,8 @@ def recover_leftovers(exports_dir, pid, log=None):
                                f"interrupted run")
     shutil.rmtree(scratch)
     actions.append(f"removed {scratch.name}, left by an interrupted run")
-    for line in actions:
-        if log:
+    if log:
+        for line in actions:
             log(line)
     return actions
 
