@@ -16,8 +16,9 @@ import numpy as np
 from mxnet import autograd, gluon, nd
 from mxnet.gluon import nn
 
-from utils import data, write_atomically
+from utils import data
 from utils import train as fast
+from utils.course.exports import replace_text
 
 # ------------------------------------------------------------------- the book's loop (reference)
 
@@ -94,8 +95,7 @@ def project_k_fold(k, X, y, num_epochs, learning_rate, weight_decay, batch_size,
 
 def numpy_k_fold(k, X, y, num_epochs, learning_rate, weight_decay, batch_size,
                  optimizer="adam", hidden=0):
-    """The same arithmetic in numpy alone, all folds stacked: what the hardware needs
-    (what stays the same as the book's loop: docs/benchmark.md)."""
+    """The same arithmetic in numpy alone, all folds stacked: what the hardware needs."""
     X, y = X.asnumpy(), y.asnumpy().reshape(len(X), -1)
     splits = fast.k_fold_indices(len(X), k)
     layers = []  # per fold: [(W (in, out), b (out,)), ...]
@@ -281,8 +281,7 @@ def run_kfold(args):
                           hidden=args.hidden)
     if args.json:
         try:  # written aside and renamed: never half a file
-            text = json.dumps(summary, indent=2)
-            write_atomically(args.json, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+            replace_text(args.json, json.dumps(summary, indent=2))
         except OSError as err:
             print(f"error: could not write {args.json} ({err.strerror or err}); the summary "
                   f"is printed above, pick a writable --json path next time", file=sys.stderr)

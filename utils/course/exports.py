@@ -1,10 +1,6 @@
-"""The exports folder the runner (utils/course/run.py) and save_figure (utils/plot.py) write:
-figures.json, run.json, index.html, the run lock and the folder swap.
-
-Readers never see a half-written file or old and new mixed; a killed run's leftovers, in its own
-`.run.<pid>` folder, are undone by the next run; nothing is written through a link found in the
-folder. The promises in full: docs/runner-and-exports.md. No MXNet or matplotlib here: the runner
-imports this, and utils.plot takes its names and manifest rule from here, so the two agree.
+"""The exports folder the runner and save_figure write: figures.json, run.json, index.html,
+the run lock and the folder swap. Its promises: docs/runner-and-exports.md. No MXNet or
+matplotlib here: utils.plot takes its names and manifest rule from here, so the two agree.
 """
 import fcntl
 import html
@@ -38,13 +34,11 @@ SET_ASIDE = re.compile(r"^\.(?P<stem>[a-z0-9][a-z0-9_\-]*)\.old\.\d+$")
 
 
 class RunnerError(Exception):
-    """Bad input to the runner (here: an exports folder it cannot use); the message says what
-    to do. utils.course.run raises it for its command line too."""
+    """Bad input to the runner; the message says what to do."""
 
 
 class ExportError(ValueError):
-    """An export that cannot be written or read as asked (a bad name, a damaged figures.json
-    or run.json); the message names the culprit and the fix. utils.plot raises it too."""
+    """An export that cannot be written or read as asked; the message names culprit and fix."""
 
 
 @contextmanager
@@ -85,8 +79,7 @@ def replace_text(target, text, aside=None):
 
 
 def manifest_entry_problem(entry):
-    """What is wrong with one figures.json entry, or '': the entry save_figure writes for a
-    figure `name` is {"name", "caption", "png": "<name>.png", "svg": "<name>.svg"}."""
+    """What is wrong with one figures.json entry ({name, caption, png, svg}), or ''."""
     if not isinstance(entry, dict):
         return "not an object"
     name = entry.get("name")
@@ -100,12 +93,7 @@ def manifest_entry_problem(entry):
 
 
 def read_figures(folder, check_files=False, fix=None):
-    """figures.json of one notebook's export folder (see utils.plot.save_figure), checked.
-
-    Raises ExportError naming the file and what to do (`fix`; by default: re-run the
-    notebook) when it is not the list save_figure writes; with `check_files`, also when a
-    listed PNG or SVG is missing.
-    """
+    """figures.json of an export folder, checked (and its files, with `check_files`)."""
     path = Path(folder) / MANIFEST
     if not path.exists():
         return []
@@ -147,19 +135,8 @@ def read_run_info(folder):
     return {**info, "seconds": seconds}
 
 
-def _changed_parameters(info):
-    """'NUM_EPOCHS=5, SEED=3' from run.json's parameters (the `-p` values), or ''."""
-    parameters = info.get("parameters") or {}
-    if not isinstance(parameters, dict):
-        return "unknown (run.json damaged)"
-    return ", ".join(f"{k}={v!r}" for k, v in parameters.items())
-
-
 def prepare_exports_dir(exports_dir, source):
-    """The exports folder, created if missing; RunnerError when it cannot be one.
-
-    `source` says where the path came from (e.g. "--exports-dir"), for the message.
-    """
+    """The exports folder (`source`: "--exports-dir", say), created if missing, or RunnerError."""
     exports_dir = Path(exports_dir)
     if exports_dir.exists() and not exports_dir.is_dir():
         raise RunnerError(f"{source} {exports_dir} is a file, not a folder; "
@@ -175,11 +152,7 @@ def prepare_exports_dir(exports_dir, source):
 
 
 class _Lock:
-    """The exports folder's `.run.lock`, held with flock and naming this run's pid.
-
-    `previous` is the pid the file named before this run took it: a run that was killed
-    leaves its `.run.<pid>` folder, which the new run may remove as provably that run's.
-    """
+    """`.run.lock`, held with flock, naming this run's pid; `previous`: the pid it named before."""
 
     def __init__(self, exports_dir):
         self.exports_dir = Path(exports_dir)
@@ -187,11 +160,9 @@ class _Lock:
 
     @property
     def scratch(self):
-        """This run's folder for staging, set-aside folders and temp files."""
         return scratch_folder(self.exports_dir, os.getpid())
 
     def acquire(self):
-        """Lock the file at `.run.lock` (created if missing, never followed if a symlink)."""
         path = self.path
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
@@ -229,8 +200,7 @@ class _Lock:
             self.previous = previous
 
     def retake(self):
-        """Take the lock again if a notebook removed `.run.lock` or the whole exports folder
-        (a second run could otherwise start); RunnerError when another run took it meanwhile."""
+        """Take the lock again (True) if a notebook removed it: a second run could start."""
         try:
             held = os.fstat(self.fd)
             now = os.lstat(self.path)
@@ -249,18 +219,13 @@ class _Lock:
 
 
 def scratch_folder(exports_dir, pid):
-    """`.run.<pid>`: the only place run <pid> writes aside (staging, set-aside folders, temp
-    files); removed when the run ends, by the next run when it was killed."""
+    """`.run.<pid>`: the only place run <pid> writes aside (staging, set-aside, temp files)."""
     return Path(exports_dir) / f".run.{pid}"
 
 
 @contextmanager
 def exports_lock(exports_dir):
-    """One run at a time per exports folder: a second one is refused, naming the first's pid.
-
-    Yields the lock: `.retake()` takes it again if a notebook removed it (True when it did),
-    `.scratch` is this run's own folder (removed when the block ends), `.previous` the pid of
-    the run before, whose `.run.<pid>` a killed run left behind (see recover_leftovers)."""
+    """One run at a time per exports folder; yields the _Lock, removes its scratch at the end."""
     lock = _Lock(exports_dir)  # flock: POSIX, which MXNet needs anyway (Windows: WSL2)
     lock.acquire()
     try:
@@ -271,12 +236,7 @@ def exports_lock(exports_dir):
 
 
 def swap_folder(new, target, aside=None):
-    """Swap folder `new` in for `target` by renames on one filesystem: never old and new mixed.
-
-    Signals wait until both renames are done; if the second rename fails, the old folder goes
-    back. A crash between them leaves `.<stem>.old.<pid>` in `aside` (default: beside
-    `target`; the runner passes its `.run.<pid>`), which the next run puts back.
-    """
+    """Swap folder `new` in for `target` by two renames, signals held: never old and new mixed."""
     old = Path(aside or target.parent) / f".{target.name}.old.{os.getpid()}"
     remove(old)
     try:
@@ -295,14 +255,7 @@ def swap_folder(new, target, aside=None):
 
 
 def recover_leftovers(exports_dir, pid, log=None):
-    """Undo what killed run `pid` left in its `.run.<pid>` folder (call under the lock, with
-    the pid `.run.lock` named before: proof that the folder is that run's).
-
-    A folder set aside mid-swap goes back where it was when nothing replaced it (else it is
-    removed); then the scratch folder goes, staging folders and temp files with it. Nothing
-    else in the exports folder is touched: a symlink at `scratch` is not a run's either.
-    Returns one line per action.
-    """
+    """Undo what killed run `pid` left in `.run.<pid>` (under the lock that named it)."""
     scratch, actions = scratch_folder(exports_dir, pid), []
     if scratch.is_symlink() or not scratch.is_dir():
         return actions
@@ -319,21 +272,23 @@ def recover_leftovers(exports_dir, pid, log=None):
                                f"interrupted run")
     shutil.rmtree(scratch)
     actions.append(f"removed {scratch.name}, left by an interrupted run")
-    for line in actions:
-        if log:
+    if log:
+        for line in actions:
             log(line)
     return actions
 
 
 def _index_row(exports_dir, stem, result, caption):
     """One notebook of the gallery: its table row and its figures (`caption(stem, entry)`)."""
-    folder, notes, seconds = exports_dir / stem, [], ""
-    if result is None:
-        status = "ok (earlier run)"
+    folder, notes, info = exports_dir / stem, [], {}
+    if result is None or (folder / "run.json").is_file():
         try:
-            seconds = f"{read_run_info(folder)['seconds']:.1f}"
+            info = read_run_info(folder)
         except ExportError as err:
-            notes.append(str(err))
+            if result is None:  # an earlier run's; this run's run.json was just written
+                notes.append(str(err))
+    if result is None:
+        status, seconds = "ok (earlier run)", (f"{info['seconds']:.1f}" if info else "")
     else:
         status = "ok" if result.ok else f"FAILED: {result.error}"
         seconds = f"{result.seconds:.1f}"
@@ -344,12 +299,9 @@ def _index_row(exports_dir, stem, result, caption):
     except ExportError as err:
         figures = []
         notes.append(str(err))
-    changed = ""
-    if (folder / "run.json").is_file():
-        try:
-            changed = _changed_parameters(read_run_info(folder))
-        except ExportError:
-            pass  # already noted above for earlier runs; this run wrote it just now
+    parameters = info.get("parameters") or {}  # the `-p` values: 'NUM_EPOCHS=5, SEED=3'
+    changed = (", ".join(f"{k}={v!r}" for k, v in parameters.items())
+               if isinstance(parameters, dict) else "unknown (run.json damaged)")
     page = quote(f"{stem}/{stem}.html") if (folder / f"{stem}.html").exists() else ""
     return {"stem": stem, "page": page, "status": "; ".join([status] + notes),
             "seconds": seconds, "changed": changed,
@@ -359,16 +311,7 @@ def _index_row(exports_dir, stem, result, caption):
 
 
 def write_index(exports_dir, results, lang="en", caption=None, aside=None):
-    """exports/index.html: a summary table and every figure as a thumbnail linking to its SVG.
-
-    `lang` picks the page's words and <html lang> (utils/course/languages.py); `caption(stem, entry)`
-    gives a figure's caption (default: the one in figures.json; the Chinese gallery's come from
-    notebooks/zh/captions.json).
-
-    `results` are this run's (stem, ok, seconds, error) records (utils.course.run.Result). Export
-    folders are those named like a notebook (hidden leftovers never show); a damaged run.json
-    or figures.json is noted in the table instead of stopping the page.
-    """
+    """exports/index.html from this run's run.Result records and the earlier runs' folders."""
     from jinja2 import Environment, FileSystemLoader
     from markupsafe import Markup
     edition, caption = EDITIONS[lang], caption or (lambda stem, entry: entry["caption"])

@@ -1,13 +1,11 @@
 """The Chinese edition (notebooks/zh/): one set of code, prose in two languages, drift recorded.
 
-The English notebooks are the source and nothing here changes them; notebooks/zh/ keeps their
-cells (same ids, code and metadata) with Chinese prose and comments, and records which English
-text each translation renders, so that any English change is named until a translator stamps.
-File formats, commands and every refusal: docs/translation.md. Standard library and nbformat
-only: the runner imports this for the Chinese gallery.
+Formats, commands and every refusal: docs/translation.md. Standard library and nbformat only:
+the runner imports this for the Chinese gallery.
 """
 import argparse
 import ast
+import copy
 import difflib
 import hashlib
 import io
@@ -25,7 +23,8 @@ EN_DIR = REPO_ROOT / "notebooks"
 ZH_DIR = EN_DIR / "zh"
 CAPTIONS = "captions.json"
 RECORD = "translation"
-HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+HAN_RANGE = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK ideographs, the extensions too
+HAN = re.compile(f"[{HAN_RANGE}]")
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 ENGLISH_WORDS = 4  # a paragraph with this many Latin words and no Chinese is English left over
 # Text that is not prose: fenced code, display and inline math, inline code, HTML tags and
@@ -58,13 +57,12 @@ def _tokens(source):
     """The tokens of `source`; None when it does not tokenize (IPython syntax, say)."""
     try:
         return list(tokenize.generate_tokens(io.StringIO(source).readline))
-    except (tokenize.TokenError, SyntaxError, IndentationError):
+    except (tokenize.TokenError, SyntaxError):
         return None
 
 
-def code_tokens(source):
-    """The token stream without comments and blank lines (a line end is a line end, whatever
-    follows it); None when the source does not tokenize."""
+def _code_tokens(source):
+    """The tokens without comments and blank lines; None when the source does not tokenize."""
     tokens = _tokens(source)
     return None if tokens is None else [
         (t.type, "" if t.type in (tokenize.NEWLINE, tokenize.DEDENT) else t.string)
@@ -72,15 +70,13 @@ def code_tokens(source):
 
 
 def same_code(a, b):
-    """Equal but for comments; source that does not tokenize must be equal character for
-    character."""
-    ta, tb = code_tokens(a), code_tokens(b)
+    """Equal but for comments (character for character when either does not tokenize)."""
+    ta, tb = _code_tokens(a), _code_tokens(b)
     return a == b if ta is None or tb is None else ta == tb
 
 
 def comments(source):
-    """The text of each comment of a code cell, without its '#'. Source that does not
-    tokenize (IPython syntax): its whole-line comments."""
+    """Each comment's text without its '#' (only whole-line ones when it does not tokenize)."""
     tokens = _tokens(source)
     if tokens is None:
         return [line.strip()[1:].strip() for line in source.splitlines()
@@ -89,15 +85,14 @@ def comments(source):
 
 
 def _is_code(text):
-    """A commented-out statement (`# flagged = cv(...)`, `# df.median()`) is code, not prose
-    to translate: it parses, and a name is followed by `=`, `.`, `(` or `[`."""
+    """A commented-out statement (`# df.median()`) is code, not prose to translate."""
     if not COMMENTED_CODE.match(text):
         return False
     try:
         ast.parse(text)
+        return True
     except (SyntaxError, ValueError):
         return False
-    return True
 
 
 def prose_comments(source):
@@ -166,8 +161,7 @@ def _template(node, source):
 
 
 def figure_captions(nb):
-    """{figure name: English caption template} of every save_figure call in the code cells,
-    and a list of problems (a name or caption that is not written out in the call)."""
+    """({figure name: English caption template} of the save_figure calls, problems)."""
     found, problems = {}, []
     for cell in nb.cells:
         if cell.cell_type != "code" or "save_figure" not in cell.source:
@@ -200,8 +194,7 @@ def figure_captions(nb):
 
 
 def fill_caption(zh, template, shown):
-    """The Chinese caption with its {fields} filled from the English caption `shown`, which was
-    rendered from `template`; None when `shown` does not fit the template or a field is unknown."""
+    """`zh` with its {fields} as the English `shown` rendered them from `template`, or None."""
     parts = FIELD.split(template)
     pattern = "".join(re.escape(p) if i % 2 == 0 else f"(?P<f{i // 2}>.*?)"
                       for i, p in enumerate(parts))
@@ -221,9 +214,7 @@ def _written(record):
 
 
 def read_captions(zh_dir):
-    """notebooks/zh/captions.json, or {} when there is none. A UTF-8 byte-order mark (what
-    Windows Notepad writes) is accepted here, so by the tool and the gallery alike: the JSON is
-    the same with or without it; the next write drops it."""
+    """captions.json ({} when there is none): the one reader, the tool's and the gallery's."""
     path = Path(zh_dir) / CAPTIONS
     if not path.exists():
         return {}
@@ -240,10 +231,7 @@ def read_captions(zh_dir):
 
 
 class GalleryCaptions:
-    """caption(stem, figures.json entry) for the Chinese gallery: the Chinese caption when it
-    was stamped against the English caption in the code, else the English one. The rule for
-    captions.json is the tool's (read_captions): what the tool refuses, the gallery does not
-    use either, and says so in one line (`problem`, printed to stderr) instead of silently."""
+    """caption(stem, figures.json entry): the Chinese caption if stamped, else the English."""
 
     def __init__(self, zh_dir, log=None):
         self.zh_dir = Path(zh_dir)
@@ -274,9 +262,7 @@ class GalleryCaptions:
 # ----- the notebooks --------------------------------------------------------------------------
 
 def _read(path):
-    """A notebook whose cells all have ids, none twice: cells are matched across the editions
-    by id. Checked on the file as saved, before nbformat reads it: nbformat fills nothing in
-    for a 4.4 notebook and renames a duplicated id at random on every read."""
+    """The notebook, its ids checked as saved (nbformat renames a duplicated id at random)."""
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8-sig"))
         _check_ids(path, raw)
@@ -313,8 +299,7 @@ def _meta(cell):
 
 
 def _stems(en_dir, stems):
-    """The notebooks to work on: those named, or all in en_dir; dot-files (macOS `._x.ipynb`,
-    editors' `.~x.ipynb`) are not notebooks."""
+    """The notebooks named, or all in en_dir but dot-files (macOS `._x.ipynb`)."""
     if not Path(en_dir).is_dir():
         raise TranslationError(f"no folder {en_dir} (the English notebooks, --en-dir); "
                                "check the path")
@@ -364,8 +349,7 @@ def cell_problems(en_cell, zh_cell):
 
 
 def comment_problems(en_cell, zh_cell):
-    """What a translator must do about the comments of one Chinese code cell. A cell whose
-    English and Chinese have no comments to translate needs nothing, record or not."""
+    """What a translator must do about one Chinese code cell's comments."""
     en_words, zh_words = prose_comments(en_cell.source), prose_comments(zh_cell.source)
     if not en_words and not zh_words:
         return []
@@ -452,8 +436,7 @@ def status(en_dir=EN_DIR, zh_dir=ZH_DIR, stems=()):
 # ----- sync: the English cells in, the Chinese text kept --------------------------------------
 
 def _comment_lines(source):
-    """[(the line without its comment, the comment or None, the comment's column)] per line;
-    None when the source does not tokenize."""
+    """[(line without its comment, comment or None, its column)]; None if it does not tokenize."""
     tokens = _tokens(source)
     if tokens is None:
         return None
@@ -467,9 +450,7 @@ def _comment_lines(source):
 
 
 def carry_comments(old_zh, new_en):
-    """new_en with the Chinese comments of old_zh on the lines whose code did not change (a
-    whole-line comment counts as a line of its own, matched in sequence); the other lines keep
-    the English comments. new_en itself when either does not tokenize."""
+    """new_en with old_zh's Chinese comments on the lines whose code did not change."""
     old, new = _comment_lines(old_zh), _comment_lines(new_en)
     if old is None or new is None:
         return new_en
@@ -487,8 +468,7 @@ def carry_comments(old_zh, new_en):
 
 
 def _code_cell(en_cell, zh_cell, cell, notes):
-    """The synced Chinese code cell: `cell` (a copy of the English one) with what the Chinese
-    cell had that must not be lost."""
+    """Give `cell` (a copy of the English one) what the Chinese cell had that must not be lost."""
     record = zh_cell.metadata.get(RECORD)
     translated = any(HAN.search(c) for c in comments(zh_cell.source))
     if same_code(en_cell.source, zh_cell.source):
@@ -514,19 +494,16 @@ def _code_cell(en_cell, zh_cell, cell, notes):
 
 
 def sync(en_dir=EN_DIR, zh_dir=ZH_DIR, stems=()):
-    """Bring notebooks/zh/ in line with the English cells, keeping every Chinese text there is
-    (docs/translation.md says what happens to each kind of cell); one report line per notebook.
-    Everything is read and checked before anything is written, and all is written or none."""
+    """The English cells in, every Chinese text kept; all checked first, then all written."""
     captions = read_captions(zh_dir)
     report, files = [], {}
     for stem in _stems(en_dir, stems):
         en, zh_path, old_zh = _editions(en_dir, zh_dir, stem)
         old = {c.get("id"): c for c in old_zh.cells} if old_zh else {}
         ours = _caption_entries(captions, stem, zh_dir)
-        cells, new, kept = [], 0, 0
+        zh, new, kept = copy.deepcopy(en), 0, 0
         notes = {note: [] for note in SYNC_NOTES}
-        for en_cell in en.cells:
-            cell = nbformat.from_dict(json.loads(json.dumps(en_cell)))
+        for en_cell, cell in zip(en.cells, zh.cells):
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
             zh_cell = old.get(en_cell.get("id"))
@@ -541,10 +518,7 @@ def sync(en_dir=EN_DIR, zh_dir=ZH_DIR, stems=()):
                     kept += 1
             elif en_cell.cell_type == "markdown":
                 new += 1
-            cells.append(cell)
         notes["dropped"] = [i for i in old if i not in {c.get("id") for c in en.cells}]
-        zh = nbformat.v4.new_notebook(metadata=json.loads(json.dumps(en.metadata)))
-        zh.nbformat, zh.nbformat_minor, zh.cells = en.nbformat, en.nbformat_minor, cells
         files[zh_path] = nbformat.writes(zh) + "\n"
         templates = figure_captions(en)[0]
         captions[stem] = {name: {"zh": "", **ours.get(name, {}), "en": template}
@@ -562,9 +536,7 @@ def sync(en_dir=EN_DIR, zh_dir=ZH_DIR, stems=()):
 # ----- stamp: what a translation renders ------------------------------------------------------
 
 def _needs_stamp(record, en_text, zh_text, left, label):
-    """For --all-current: a Chinese text with no record, or edited since its record. A stale
-    record whose Chinese text nobody edited goes to `left`: only a person can say that the
-    English change needs no Chinese change."""
+    """For --all-current: no record, or edited since it; stale but unedited goes to `left`."""
     if not record.get("en_sha1"):
         return True
     edited = record.get("zh_sha1") not in (None, sha1(zh_text))
@@ -576,8 +548,7 @@ def _needs_stamp(record, en_text, zh_text, left, label):
 
 
 def _stamp_state(en_cell, cell):
-    """(translatable, why it is not Chinese yet or '') of a Chinese cell against its English
-    cell."""
+    """(translatable, why the Chinese cell is not Chinese yet or '')."""
     if cell.cell_type == "code":
         translatable = bool(prose_comments(en_cell.source) or prose_comments(cell.source))
         if not same_code(en_cell.source, cell.source):
@@ -594,9 +565,7 @@ def _stamp_state(en_cell, cell):
 
 
 def stamp(stem, ids=(), en_dir=EN_DIR, zh_dir=ZH_DIR, all_current=False):
-    """Record the current English hash on Chinese cells (by id) and captions (by figure name).
-    Text still English is refused, so a stamp never hides English text; all_current takes what
-    was translated or edited since its stamp (docs/translation.md)."""
+    """Record the English hash on Chinese cells and captions; never on text still English."""
     en, zh_path, zh = _editions(en_dir, zh_dir, stem)
     if zh is None:
         raise TranslationError(f"no Chinese notebook {zh_path}; run "
@@ -657,8 +626,7 @@ def stamp(stem, ids=(), en_dir=EN_DIR, zh_dir=ZH_DIR, all_current=False):
 # ----- captions.json and writing --------------------------------------------------------------
 
 def _caption_entries(captions, stem, zh_dir):
-    """captions.json's {figure name: record} for `stem`, checked: sync and stamp refuse an
-    entry they would otherwise replace (a caption written as a bare string is a translation)."""
+    """captions.json's {figure name: record} for `stem`; refused rather than replaced."""
     ours = captions.get(stem, {})
     where = Path(zh_dir) / CAPTIONS
     if not isinstance(ours, dict):
@@ -679,10 +647,7 @@ def captions_text(captions):
 
 
 def _write_all(zh_dir, files):
-    """Write {path: text} into zh_dir all or nothing: every file goes to a temporary file
-    beside it (where a read-only folder or a full disk shows) before any is renamed over its
-    target, and write_atomically removes them when one fails. An OSError becomes one line
-    naming the folder."""
+    """Write {path: text} all or none: every temporary file is written before the first rename."""
     def write_from(paths):
         def write(tmp):
             tmp.write_text(files[paths[0]], encoding="utf-8")

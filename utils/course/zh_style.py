@@ -1,8 +1,7 @@
 """The Chinese edition's copywriting style, checked and applied (docs/zh/translation.md, 文字风格).
 
-autocorrect-py (development set) does the spacing and full-width punctuation with the rules in
-.autocorrectrc; it leaves inline code alone and knows none of our house rules, so those are
-here. Commands and rules: docs/translation.md, "Copywriting style".
+autocorrect-py does the spacing and punctuation; our house rules, which it does not know, are
+here (docs/translation.md, "Copywriting style").
 """
 import argparse
 import functools
@@ -11,14 +10,13 @@ import re
 import sys
 from pathlib import Path
 
-from utils.course.translation import REPO_ROOT, ZH_DIR, captions_text
+from utils.course.translation import HAN, HAN_RANGE, REPO_ROOT, ZH_DIR, captions_text
 
 CAPTIONS = ZH_DIR / "captions.json"
 README = REPO_ROOT / "README.zh.md"
 DOCS = REPO_ROOT / "docs" / "zh"
 CONFIG = REPO_ROOT / ".autocorrectrc"
 
-HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 FENCE = re.compile(r"^\s*(```|~~~)")
 CODE_SPAN = re.compile(r"(`+)(.+?)\1")
 FIELD = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
@@ -34,17 +32,17 @@ RULES = [
     (re.compile(r"代码单元(?!格)|代码格|Markdown\s?格|[中英]文格|第一格|某一格|每一格"),
      "cell is 单元格 (代码单元格, Markdown 单元格)"),
     (re.compile(r"(?<!“)深入一步|深入一步(?!”)"), "write “深入一步” in quotes (not italics)"),
-    (re.compile(rf"\([^()]*[{HAN}][^()]*\)"), "full-width brackets （） around Chinese"),
-    (re.compile(rf"\"[^\"]*[{HAN}][^\"]*\""), "Chinese quotes “” around Chinese"),
+    (re.compile(rf"\([^()]*[{HAN_RANGE}][^()]*\)"), "full-width brackets （） around Chinese"),
+    (re.compile(rf"\"[^\"]*[{HAN_RANGE}][^\"]*\""), "Chinese quotes “” around Chinese"),
 ]
 HEADING = re.compile(r"^#{1,6}\s")
 HEADING_ENGLISH = re.compile(r"[（(][^）)]*[A-Za-z][^）)]*[）)]")
 GOING_FURTHER_HEADING = re.compile(r"^#{1,6}\s+深入一步")
 SPACE_AROUND = [
-    (re.compile(rf"([{HAN}])((`+).+?\3)"), r"\1 \2"),
-    (re.compile(rf"((`+).+?\2)([{HAN}])"), r"\1 \3"),
-    (re.compile(rf"([{HAN}])({FIELD.pattern})"), r"\1 \2"),
-    (re.compile(rf"({FIELD.pattern})([{HAN}])"), r"\1 \2"),
+    (re.compile(rf"([{HAN_RANGE}])((`+).+?\3)"), r"\1 \2"),
+    (re.compile(rf"((`+).+?\2)([{HAN_RANGE}])"), r"\1 \3"),
+    (re.compile(rf"([{HAN_RANGE}])({FIELD.pattern})"), r"\1 \2"),
+    (re.compile(rf"({FIELD.pattern})([{HAN_RANGE}])"), r"\1 \2"),
 ]
 
 @functools.lru_cache(maxsize=None)
@@ -71,25 +69,20 @@ def _prose_lines(text):
             yield number, line
 
 
-def _mask(line):
-    """The line with code, math, link targets and HTML tags replaced by a neutral letter."""
-    for pattern in (CODE_SPAN, MATH, URL):
-        line = pattern.sub("X", line)
-    return line
-
-
 def _house_rules(text):
     found = []
     for number, line in _prose_lines(text):
         for span in CODE_SPAN.finditer(line):
             before = line[span.start() - 1:span.start()]
             after = line[span.end():span.end() + 1]
-            if re.match(f"[{HAN}]", before) or re.match(f"[{HAN}]", after):
+            if HAN.match(before) or HAN.match(after):
                 found.append((number, f"a space between Chinese and {span.group(0)}"))
-        prose = _mask(line)
+        prose = line
+        for pattern in (CODE_SPAN, MATH, URL):  # code, math, link targets, tags: a neutral letter
+            prose = pattern.sub("X", prose)
         for field in FIELD.finditer(prose):
             near = prose[field.start() - 1:field.start()] + prose[field.end():field.end() + 1]
-            if re.search(f"[{HAN}]", near):
+            if HAN.search(near):
                 found.append((number, f"a space between Chinese and {field.group(0)} (a number)"))
         if HEADING.match(line):
             if HEADING_ENGLISH.search(prose):

@@ -1,9 +1,7 @@
-"""Find a Python that can run the collection (3.8 to 3.13, on a platform with MXNet wheels) when
-`python3` cannot: on PATH, in pyenv, among uv's Pythons, newest first.
+"""Find a Python that can run the collection when `python3` cannot (docs/install-and-pythons.md).
 
-Where it looks, the time each candidate gets and what the script prints:
-docs/install-and-pythons.md. It runs before anything is installed, under whatever python3 there
-is, so: standard library only, no f-strings, check.py imported as a plain module.
+It runs under whatever python3 there is, so: standard library only, no f-strings, check.py
+imported as a plain module.
 """
 from __future__ import print_function
 
@@ -30,10 +28,7 @@ VERSION_DIR = re.compile(r"^(?:cpython-)?3\.(\d+)\.(\d+)(?:$|-)")
 
 
 def answer(cmd, env=None, name=None):
-    """Standard output of `cmd` if it exits 0 within PROBE_SECONDS, else None.
-
-    One that never answers (a hung pyenv shim, a stalled network folder) would stop the whole
-    search: it is named on stderr and killed with its children (its own process group)."""
+    """Standard output of `cmd` if it exits 0 within PROBE_SECONDS; a hung one is killed."""
     try:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                                 start_new_session=True)

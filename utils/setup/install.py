@@ -1,8 +1,7 @@
 """Install the collection into a virtual environment, never into someone else's Python.
 
-`make` runs it; the steps, the options and why the lock goes in with --no-deps are in
-docs/install-and-pythons.md. It runs before anything is installed, under whatever python3 there
-is, so: standard library only, no f-strings, its siblings imported as plain modules.
+Steps and options: docs/install-and-pythons.md. It runs under whatever python3 there is, so:
+standard library only, no f-strings, its siblings imported as plain modules.
 """
 from __future__ import print_function
 
@@ -73,8 +72,7 @@ def run(cmd, env=None):
 
 
 def prepare_venv(venv, python, explicit):
-    """Create `venv` with `python`, or reuse it if it is a venv already (never anything else,
-    and with pip); returns its python."""
+    """The python of `venv`, created with `python` or reused if it is a venv with pip."""
     venv_python = os.path.join(venv, "bin", "python")
     if not os.path.exists(venv):
         try:
@@ -115,8 +113,7 @@ def prepare_venv(venv, python, explicit):
 
 
 def find_uv(target_python, env):
-    """uv on PATH, else in the venv, else the development lock's uv (the one `make lock` runs)
-    installed into the venv by its pip; None if that gives none."""
+    """uv on PATH, else in the venv, else the locked uv installed there by pip; or None."""
     here = os.path.join(os.path.dirname(target_python), "uv")
     uv = shutil.which("uv", path=find_python.on_path(env)) or shutil.which(here)
     if uv:
@@ -153,9 +150,7 @@ def pip_check(target_python, env, version=None):
 
 
 def install(lock, target_python, require_venv=True, installer="auto", version=None):
-    """Install the lock (complete, so --no-deps) and `utils` (editable) with uv, else pip, arm
-    the numpy names (3.12+), pip check. pip may install outside a venv only on Colab
-    (`require_venv=False`)."""
+    """The lock (complete: --no-deps) and `utils` with uv, else pip; numpy names; pip check."""
     env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1")
     if require_venv:
         env["PIP_REQUIRE_VIRTUALENV"] = "1"
