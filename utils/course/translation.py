@@ -61,18 +61,14 @@ def _tokens(source):
         return None
 
 
-def _code_tokens(source):
-    """The tokens without comments and blank lines; None when the source does not tokenize."""
-    tokens = _tokens(source)
-    return None if tokens is None else [
-        (t.type, "" if t.type in (tokenize.NEWLINE, tokenize.DEDENT) else t.string)
-        for t in tokens if t.type not in (tokenize.COMMENT, tokenize.NL)]
-
-
 def same_code(a, b):
-    """Equal but for comments (character for character when either does not tokenize)."""
-    ta, tb = _code_tokens(a), _code_tokens(b)
-    return a == b if ta is None or tb is None else ta == tb
+    """Equal but for comments and blank lines (character for character if either does not
+    tokenize)."""
+    def code(tokens):
+        return [(t.type, "" if t.type in (tokenize.NEWLINE, tokenize.DEDENT) else t.string)
+                for t in tokens if t.type not in (tokenize.COMMENT, tokenize.NL)]
+    ta, tb = _tokens(a), _tokens(b)
+    return a == b if ta is None or tb is None else code(ta) == code(tb)
 
 
 def comments(source):
@@ -140,7 +136,7 @@ def han_share(texts):
 
 
 def first_words(text, n=8):
-    words = " ".join(text.split()).split(" ")
+    words = text.split()
     short = " ".join(words[:n])
     return short[:70] + ("..." if len(words) > n or len(short) > 70 else "")
 
@@ -322,7 +318,9 @@ def _editions(en_dir, zh_dir, stem):
 
 
 def cell_problems(en_cell, zh_cell):
-    """What is wrong with one Chinese cell against the English cell with the same id."""
+    """What is wrong with one Chinese cell (None: there is none) against the English cell."""
+    if zh_cell is None:
+        return ["missing in the Chinese notebook"]
     if zh_cell.cell_type != en_cell.cell_type:
         return [f"is {zh_cell.cell_type}, the English cell is {en_cell.cell_type}"]
     problems = []
@@ -413,13 +411,8 @@ def status(en_dir=EN_DIR, zh_dir=ZH_DIR, stems=()):
         en_ids = [c.get("id") for c in en.cells]
         zh_cells = {c.get("id"): c for c in zh.cells}
         for cell in en.cells:
-            label = f"{stem} {cell.get('id')}"
-            if cell.get("id") not in zh_cells:
-                lines.append(f"{label}: missing in the Chinese notebook | "
-                             f"{first_words(cell.source)}")
-                continue
-            for problem in cell_problems(cell, zh_cells[cell.get("id")]):
-                lines.append(f"{label}: {problem} | {first_words(cell.source)}")
+            for problem in cell_problems(cell, zh_cells.get(cell.get("id"))):
+                lines.append(f"{stem} {cell.get('id')}: {problem} | {first_words(cell.source)}")
         for cell in zh.cells:
             if cell.get("id") not in en_ids:
                 lines.append(f"{stem} {cell.get('id')}: not in the English notebook | "
