@@ -153,16 +153,12 @@ def fix_all():
     changed = []
     for nb_path in sorted(ZH_DIR.glob("*.ipynb")):
         nb = nbformat.read(nb_path, as_version=4)
-        ids = []
-        for cell in nb.cells:
-            if cell.cell_type == "markdown":
-                new = fix(cell.source)
-                if new != cell.source:
-                    cell.source = new
-                    ids.append(cell.get("id"))
-        if ids:
+        cells = [c for c in nb.cells if c.cell_type == "markdown" and fix(c.source) != c.source]
+        for cell in cells:
+            cell.source = fix(cell.source)
+            changed.append(f"{nb_path.stem} {cell.get('id')}")
+        if cells:
             replace_text(nb_path, nbformat.writes(nb) + "\n")
-            changed += [f"{nb_path.stem} {i}" for i in ids]
     data = json.loads(CAPTIONS.read_text(encoding="utf-8"))
     names = []
     for stem, figures in data.items():
