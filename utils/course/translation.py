@@ -533,11 +533,9 @@ def _needs_stamp(record, en_text, zh_text, left, label):
     if not record.get("en_sha1"):
         return True
     edited = record.get("zh_sha1") not in (None, sha1(zh_text))
-    if record["en_sha1"] == sha1(en_text):
-        return edited  # current; an edit after the stamp only refreshes zh_sha1
-    if not edited:
-        left.append(label)
-    return edited
+    if not edited and record["en_sha1"] != sha1(en_text):
+        left.append(label)  # stale, and nobody edited the Chinese
+    return edited  # edited and current: the stamp refreshes zh_sha1
 
 
 def _stamp_state(en_cell, cell):
