@@ -73,9 +73,8 @@ def _house_rules(text):
     found = []
     for number, line in _prose_lines(text):
         for span in CODE_SPAN.finditer(line):
-            before = line[span.start() - 1:span.start()]
-            after = line[span.end():span.end() + 1]
-            if HAN.match(before) or HAN.match(after):
+            near = line[span.start() - 1:span.start()] + line[span.end():span.end() + 1]
+            if HAN.search(near):
                 found.append((number, f"a space between Chinese and {span.group(0)}"))
         prose = line
         for pattern in (CODE_SPAN, MATH, URL):  # code, math, link targets, tags: a neutral letter
