@@ -165,10 +165,10 @@ def numpy_k_fold(k, X, y, num_epochs, learning_rate, weight_decay, batch_size,
 
 # -------------------------------------------------------------------------------------- bench
 
-def load_features(synthetic, data_dir=None, n_synthetic=200):
+def load_features(synthetic, data_dir=None):
     """(X, y) NDArrays of the training rows, preprocessed as the book does."""
     if synthetic:
-        train_df, test_df = data.synthetic_house_frames(n_train=n_synthetic, n_test=20, seed=0)
+        train_df, test_df = data.synthetic_house_frames(n_train=200, n_test=20, seed=0)
     else:
         train_df, test_df = data.load_house_data(data_dir)
     X_train_df, X_test_df = data.preprocess(train_df, test_df)
@@ -183,9 +183,8 @@ def cv_summary(curves):
 
 
 def max_abs_difference(curves_a, curves_b):
-    a = np.array([s for fold in curves_a for part in fold for s in part], dtype=np.float64)
-    b = np.array([s for fold in curves_b for part in fold for s in part], dtype=np.float64)
-    return float(np.max(np.abs(a - b)))
+    """The largest difference between two runs' per-epoch scores, fold by fold."""
+    return float(np.max(np.abs(np.array(curves_a, np.float64) - np.array(curves_b, np.float64))))
 
 
 def timed(function, seed, **config):
@@ -195,7 +194,7 @@ def timed(function, seed, **config):
     return time.perf_counter() - start, curves
 
 
-def bench_kfold(X, y, *, rounds=3, seed=0, out=print, **config):
+def bench_kfold(X, y, *, rounds=3, seed=0, **config):
     """Alternate reference, project and numpy floor `rounds` times; return the summary."""
     loops = (book_k_fold, project_k_fold, numpy_k_fold)
     for function in loops:  # untimed warm-up: first-call costs
@@ -205,8 +204,8 @@ def bench_kfold(X, y, *, rounds=3, seed=0, out=print, **config):
         (t_ref, ref_curves), (t_new, new_curves), (t_np, np_curves) = (
             timed(function, seed, X=X, y=y, **config) for function in loops)
         times.append((t_ref, t_new, t_np))
-        out(f"round {r}: reference {t_ref:.3f} s, project {t_new:.3f} s, numpy floor "
-            f"{t_np:.3f} s; ratio {t_ref / t_new:.2f}x, project / floor {t_new / t_np:.2f}x")
+        print(f"round {r}: reference {t_ref:.3f} s, project {t_new:.3f} s, numpy floor "
+              f"{t_np:.3f} s; ratio {t_ref / t_new:.2f}x, project / floor {t_new / t_np:.2f}x")
     ratios, floor_ratios = [a / b for a, b, _ in times], [b / c for _, b, c in times]
     summary = {"config": config, "rounds": rounds, "times": times, "ratios": ratios,
                "median_ratio": statistics.median(ratios), "floor_ratios": floor_ratios,
@@ -215,15 +214,15 @@ def bench_kfold(X, y, *, rounds=3, seed=0, out=print, **config):
                "project_cv": list(cv_summary(new_curves)),
                "max_abs_difference": max_abs_difference(ref_curves, new_curves),
                "floor_max_abs_difference": max_abs_difference(ref_curves, np_curves)}
-    out(f"median ratio {summary['median_ratio']:.2f}x "
-        f"(spread {min(ratios):.2f}x .. {max(ratios):.2f}x over {rounds} rounds)")
-    out(f"median project / numpy floor {summary['median_floor_ratio']:.2f}x "
-        f"(the book's loop / floor {statistics.median([a / c for a, _, c in times]):.2f}x)")
+    print(f"median ratio {summary['median_ratio']:.2f}x "
+          f"(spread {min(ratios):.2f}x .. {max(ratios):.2f}x over {rounds} rounds)")
+    print(f"median project / numpy floor {summary['median_floor_ratio']:.2f}x "
+          f"(the book's loop / floor {statistics.median([a / c for a, _, c in times]):.2f}x)")
     for name, (train, valid) in (("reference", summary["reference_cv"]),
                                  ("project  ", summary["project_cv"])):
-        out(f"{name} CV: train log rmse {train:.6f}, valid log rmse {valid:.6f}")
-    out(f"max abs difference over all per-epoch scores: {summary['max_abs_difference']:.3g} "
-        f"(numpy floor: {summary['floor_max_abs_difference']:.3g})")
+        print(f"{name} CV: train log rmse {train:.6f}, valid log rmse {valid:.6f}")
+    print(f"max abs difference over all per-epoch scores: {summary['max_abs_difference']:.3g} "
+          f"(numpy floor: {summary['floor_max_abs_difference']:.3g})")
     return summary
 
 
