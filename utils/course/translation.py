@@ -191,15 +191,12 @@ def figure_captions(nb):
 
 def fill_caption(zh, template, shown):
     """`zh` with its {fields} as the English `shown` rendered them from `template`, or None."""
-    parts = FIELD.split(template)
-    pattern = "".join(re.escape(p) if i % 2 == 0 else f"(?P<f{i // 2}>.*?)"
-                      for i, p in enumerate(parts))
+    parts = FIELD.split(template)  # text, field, text, ..., field, text
+    pattern = "".join(re.escape(p) if i % 2 == 0 else "(.*?)" for i, p in enumerate(parts))
     match = re.fullmatch(pattern, shown, re.S)
-    if match is None:
+    if match is None or not set(FIELD.findall(zh)) <= set(parts[1::2]):
         return None
-    values = {parts[i]: match.group(f"f{i // 2}") for i in range(1, len(parts), 2)}
-    if any(f not in values for f in FIELD.findall(zh)):
-        return None
+    values = dict(zip(parts[1::2], match.groups()))
     return FIELD.sub(lambda m: values[m.group(1)], zh)
 
 
