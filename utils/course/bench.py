@@ -126,7 +126,7 @@ def numpy_k_fold(k, X, y, num_epochs, learning_rate, weight_decay, batch_size,
         labels = y[rows]
         return np.sqrt(np.mean((np.log(p) - np.log(labels)).reshape(k, -1) ** 2, axis=1))
 
-    curves = [([], []) for _ in range(k)]
+    history = []  # per epoch: every fold's (train scores, valid scores)
     step = 0
     for epoch in range(num_epochs):
         order = np.stack([orders[i][epoch] for i in range(k)])
@@ -157,10 +157,8 @@ def numpy_k_fold(k, X, y, num_epochs, learning_rate, weight_decay, batch_size,
                 else:
                     p -= lr * g
         P = forward(X[None])[-1]  # (k, rows, m): every fold's predictions on all the data
-        for i, (t, v) in enumerate(zip(scores(P, train_rows), scores(P, valid_rows))):
-            curves[i][0].append(float(t))
-            curves[i][1].append(float(v))
-    return curves
+        history.append((scores(P, train_rows), scores(P, valid_rows)))
+    return [(train.tolist(), valid.tolist()) for train, valid in np.transpose(history, (2, 1, 0))]
 
 
 # -------------------------------------------------------------------------------------- bench
