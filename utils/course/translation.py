@@ -694,8 +694,7 @@ def main(argv=None):
                   file=sys.stderr)
             return 1 if lines else 0
         if args.command == "sync":
-            for line in sync(args.en_dir, args.zh_dir, args.stems):
-                print(line)
+            print("\n".join(sync(args.en_dir, args.zh_dir, args.stems)))  # a line per notebook
             return 0
         if not args.all_current and len(args.args) < 2:
             parser.error("stamp needs STEM and at least one cell id or figure name, "
