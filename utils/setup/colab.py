@@ -32,9 +32,8 @@ def missing_installs(versions=None):
 
 def install(requirements):
     """pip install --no-deps: their dependencies would downgrade Colab's packages (restart)."""
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
-                    "--disable-pip-version-check", "--no-deps"] + list(requirements),
-                   check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check",
+                    "--quiet", "--no-deps"] + list(requirements), check=True)
     importlib.invalidate_caches()  # this kernel sees the new packages without a restart
 
 

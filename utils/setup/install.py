@@ -132,7 +132,8 @@ def pip_check(target_python, env, version=None):
     if done.returncode == 0:
         return
     out = done.stdout.decode("utf-8", "replace")
-    known = KNOWN_CONFLICTS.get(tuple((version or sys.version_info)[:2]), set())
+    version = version or (find_python.probe(target_python) or (sys.version_info,))[0]  # target's
+    known = KNOWN_CONFLICTS.get(tuple(version[:2]), set())
     found = [CONFLICT.match(line.lower()) for line in out.splitlines() if line.strip()]
     if not found or not all(match and match.groups() in known for match in found):
         sys.stdout.write(out)
@@ -142,7 +143,7 @@ def pip_check(target_python, env, version=None):
                                else ""))
 
 
-def install(lock, target_python, require_venv=True, installer="auto", version=None):
+def install(lock, target_python, require_venv=True, installer="auto"):
     """The lock (complete: --no-deps) and `utils` with uv, else pip; numpy names; pip check."""
     env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1")
     if require_venv:
@@ -164,7 +165,7 @@ def install(lock, target_python, require_venv=True, installer="auto", version=No
         run([target_python, "-m", "pip", "install", "--quiet", "pip>=21.3"], env)
         run([target_python, "-m", "pip", "install", "--quiet"] + what, env)
     run([target_python, "-m", "utils.setup.venv_link"], env)
-    pip_check(target_python, env, version)
+    pip_check(target_python, env)
 
 
 def main(argv=None):
@@ -196,14 +197,13 @@ def main(argv=None):
             problem = check.platform_problem() or check.python_problem()
             if problem:
                 raise Refused(problem)
-            target, version = sys.executable, sys.version_info
+            target = sys.executable
         else:
             python, message = choose_python(args.python)
             print(message)
             run([python, os.path.join(UTILS, "check.py"), "--python-only"])
             target = prepare_venv(os.path.abspath(args.venv), python, bool(args.python))
-            version = (find_python.probe(target) or (sys.version_info, None))[0]
-        install(lock, target, require_venv, "pip" if args.this_env else args.installer, version)
+        install(lock, target, require_venv, "pip" if args.this_env else args.installer)
         run([target, "-m", "utils.check"])
     except Refused as err:
         print("install.py: %s" % err, file=sys.stderr)
