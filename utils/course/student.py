@@ -7,9 +7,7 @@ docs/instructors.md. Students' notebooks never import the grader.
 import argparse
 import itertools
 import re
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import nbformat
@@ -94,21 +92,22 @@ def write_student_edition(out=DIST / "student"):
     return written
 
 
+def graded_stems():
+    """The notebooks with graded tests (a folder of test files in notebooks/grading/)."""
+    return sorted(p.name for p in GRADING.iterdir() if any(p.glob("*.py")))
+
+
 def write_grader(out=DIST / "grader"):
     """One otter autograder zip per notebook that has graded tests."""
     from otter.generate import main as otter_generate
 
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for tests in sorted(p for p in GRADING.iterdir() if any(p.glob("*.py"))):
-        with tempfile.TemporaryDirectory() as work:  # otter writes beside its inputs
-            shutil.copytree(tests, Path(work) / "tests",
-                            ignore=shutil.ignore_patterns("__pycache__"))
-            partial = Path(work) / "autograder.zip"
-            otter_generate(tests_dir=str(Path(work) / "tests"), output_path=str(partial),
-                           no_config=True, no_requirements=True, no_environment=True)
-            written.append(write_atomically(out / f"{tests.name}.zip",
-                                            lambda tmp: shutil.move(str(partial), tmp)))
+    for stem in graded_stems():  # otter zips only the folder's *.py files (no __pycache__)
+        tests = str(GRADING / stem)
+        written.append(write_atomically(out / f"{stem}.zip", lambda tmp: otter_generate(
+            tests_dir=tests, output_path=str(tmp), no_config=True, no_requirements=True,
+            no_environment=True)))
     return written
 
 
@@ -122,8 +121,7 @@ def main(argv=None):
         print(problem, file=sys.stderr)
         return 2
     for path in write_student_edition(args.out / "student") + write_grader(args.out / "grader"):
-        shown = path.relative_to(args.out.parent) if args.out.parent in path.parents else path
-        print(f"wrote {shown}")
+        print(f"wrote {path.relative_to(args.out.parent)}")
     return 0
 
 
