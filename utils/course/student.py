@@ -18,7 +18,6 @@ from utils.course import languages
 NOTEBOOKS = REPO_ROOT / "notebooks"
 GRADING = NOTEBOOKS / "grading"
 DIST = REPO_ROOT / "dist"
-ANSWER, CHECK = "answer", "check"
 DETAILS = re.compile(r"\s*<details>.*?</details>\s*", re.S)
 STUB = {
     "en": "# Your answer (graded automatically: the question above says what to define)\n",
@@ -26,12 +25,11 @@ STUB = {
 }
 GRADED_COMMENT = {"en": "# Graded:", "zh": "# 自动评分："}
 BY_HAND = {"en": "*Your answer (graded by hand):*", "zh": "*你的答案（人工评分）：*"}
-MIN_PYTHON = (3, 10)  # otter-grader 7
 
 
 def needs_otter(command):
     """None if otter-grader can be imported here, else the one line saying which Python to use."""
-    if sys.version_info < MIN_PYTHON:
+    if sys.version_info < (3, 10):  # otter-grader 7
         return (f"{command} needs otter-grader, which needs Python >= 3.10 (this is "
                 f"{sys.version.split()[0]}): run `make {command.split()[-1]} "
                 f"PYTHON=python3.11` (a venv of its own: add VENV=.venv-instructor)")
@@ -44,7 +42,7 @@ def needs_otter(command):
 
 
 def is_answer(cell):
-    return cell.cell_type == "code" and ANSWER in cell.metadata.get("tags", [])
+    return cell.cell_type == "code" and "answer" in cell.metadata.get("tags", [])
 
 
 def graded_comment(cell, lang):
@@ -66,7 +64,7 @@ def student_notebook(nb, stem, lang):
             kept.append(nbformat.v4.new_code_cell(STUB[lang] + graded_comment(cell, lang),
                                                   id=cell.get("id")))
             continue
-        if cell.cell_type == "code" and CHECK in tags and i and is_answer(cells[i - 1]):
+        if cell.cell_type == "code" and "check" in tags and i and is_answer(cells[i - 1]):
             continue  # it reads names only the instructor's answer defines
         if cell.cell_type == "markdown" and "<details>" in cell.source:
             beside_code = any(0 <= j < len(cells) and is_answer(cells[j]) for j in (i - 1, i + 1))
