@@ -12,7 +12,7 @@ import json
 import sys
 
 from utils import write_atomically
-from utils.course.student import GRADING, NOTEBOOKS
+from utils.course.student import GRADING, NOTEBOOKS, graded_stems as stems
 
 FEEDBACK = NOTEBOOKS / "zh" / "feedback.json"
 
@@ -27,15 +27,21 @@ def messages(stem):
     return found
 
 
-def stems():
-    return sorted(p.name for p in GRADING.iterdir() if any(p.glob("*.py")))
-
-
 def read():
     try:
         return json.loads(FEEDBACK.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
+
+
+def chinese():
+    """{English failure message: its Chinese line} of every notebook, for grading; {} when
+    feedback.json is unreadable (the English lines are shown then)."""
+    try:
+        entries = read()
+    except (OSError, ValueError):
+        return {}
+    return {en: zh for per_nb in entries.values() for en, zh in per_nb.items() if zh}
 
 
 def problems(entries=None):

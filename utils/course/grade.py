@@ -19,17 +19,17 @@ from pathlib import Path
 import nbformat
 
 from utils import write_atomically
-from utils.course import sandbox
+from utils.course import feedback, sandbox
 from utils.course.student import DIST, NOTEBOOKS, needs_otter
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 TIMEOUT = 900
 WORDS = {
-    "en": {"exercise": "exercise", "ok": "ok", "total": "total",
+    "en": {"exercise": "exercise", "ok": "ok",
            "stopped": "stopped after {s} s (the time limit): no exercise graded",
            "crashed": "the grading process stopped ({why}): no exercise graded",
            "raised": "{n} cells raised an error (the first: cell {first})"},
-    "zh": {"exercise": "练习", "ok": "通过", "total": "total",
+    "zh": {"exercise": "练习", "ok": "通过",
            "stopped": "运行超过时限（{s} s）被终止：没有练习得分",
            "crashed": "评分进程中止（{why}）：没有练习得分",
            "raised": "{n} 个单元格引发了错误（第一个：单元格 {first}）"},
@@ -90,17 +90,6 @@ def worker(submission, autograder, out):
                                     ensure_ascii=False), encoding="utf-8")
 
 
-def chinese_feedback():
-    """{English failure message: Chinese line}, from notebooks/zh/feedback.json."""
-    from utils.course import feedback
-
-    try:
-        entries = feedback.read()
-    except (OSError, ValueError):
-        return {}
-    return {en: zh for per_nb in entries.values() for en, zh in per_nb.items() if zh}
-
-
 def exercise_number(name):
     return name.split()[-1]
 
@@ -114,8 +103,9 @@ def grade(path, graders, timeout=TIMEOUT, memory_mb=sandbox.MEMORY_MB):
         row["note"] = str(err)
         return [str(err)], row
     row["notebook"], words = stem, WORDS[lang]
-    scratch = Path(tempfile.mkdtemp(prefix="grade-"))
-    try:
+    row["possible"] = possible = otter_possible(graders[stem])
+    with tempfile.TemporaryDirectory(prefix="grade-", ignore_cleanup_errors=True) as scratch:
+        scratch = Path(scratch)
         shutil.copy(path, scratch / f"{stem}.ipynb")
         shutil.copy(graders[stem], scratch / "autograder.zip")
         env = dict(os.environ, COURSE_EXPORTS_DIR=str(scratch / "exports"),
@@ -127,21 +117,18 @@ def grade(path, graders, timeout=TIMEOUT, memory_mb=sandbox.MEMORY_MB):
         row["seconds"] = round(time.monotonic() - started, 1)
         results = scratch / "results.json"
         graded = json.loads(results.read_text(encoding="utf-8")) if results.exists() else None
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    row["possible"] = possible = otter_possible(graders[stem])
     if not graded or not isinstance(graded, dict):  # none, or not what otter writes
         last = [line for line in stderr.splitlines() if line.strip()][-1:]
         why = last[0].strip()[:160] if last else f"exit status {status}"
         row["note"] = (words["stopped"].format(s=timeout) if status is None
                        else words["crashed"].format(why=why))
-        return [f"{path}: {row['note']}", f"{words['total']}: 0 / {possible:g}"], row
-    zh = chinese_feedback() if lang == "zh" else {}
+        return [f"{path}: {row['note']}", f"total: 0 / {possible:g}"], row
+    zh = feedback.chinese() if lang == "zh" else {}
     lines = [f"{path} ({stem}, {lang})"]
     for q in sorted(graded["exercises"], key=lambda q: float(exercise_number(q["name"]))):
-        feedback = "; ".join(zh.get(message, message) for message in q["failed"]) or words["ok"]
+        said = "; ".join(zh.get(message, message) for message in q["failed"]) or words["ok"]
         lines.append(f"{words['exercise']} {exercise_number(q['name'])}: "
-                     f"{q['score']:g} / {q['possible']:g}  {feedback}")
+                     f"{q['score']:g} / {q['possible']:g}  {said}")
         row[q["name"]] = q["score"]
     errors = graded["cells_with_errors"]
     row["cells_with_errors"] = len(errors)
@@ -149,7 +136,7 @@ def grade(path, graders, timeout=TIMEOUT, memory_mb=sandbox.MEMORY_MB):
         lines.append(words["raised"].format(n=len(errors), first=errors[0])
                      + (f": {graded['first_error']}" if graded.get("first_error") else ""))
     row["score"] = sum(q["score"] for q in graded["exercises"])
-    lines.append(f"{words['total']}: {row['score']:g} / {possible:g}")
+    lines.append(f"total: {row['score']:g} / {possible:g}")
     return lines, row
 
 

@@ -3,6 +3,7 @@
 The limits (time, memory, processes; with bubblewrap, a read-only file system but for the scratch
 folder) and what they do not stop: docs/instructors.md.
 """
+import contextlib
 import functools
 import os
 import resource
@@ -40,14 +41,13 @@ def bwrap(command, scratch):
     root = os.geteuid() == 0
     if root:
         # /root is closed to nobody: give the sandbox an open /root holding only what it runs
-        needed = {Path(p).resolve() for p in (sys.base_prefix, sys.prefix, REPO_ROOT)}
-        needed |= {Path(os.environ[v]).resolve() for v in ("KAGGLE_HOUSE_DIR",) if v in os.environ}
+        needed = {Path(p).resolve() for p in (sys.base_prefix, sys.prefix, REPO_ROOT,
+                                              os.environ.get("KAGGLE_HOUSE_DIR", REPO_ROOT))}
         wrapped += ["--perms", "0755", "--tmpfs", "/root"]
-        made = {Path("/root")}
         for path in sorted(p for p in needed if Path("/root") in p.parents and p.exists()):
-            for parent in sorted(set(path.parents) - made - set(Path("/root").parents)):
-                wrapped += ["--perms", "0755", "--dir", str(parent)]  # bwrap's default: 0700
-                made.add(parent)
+            for parent in reversed(path.parents):  # bwrap makes missing parents 0700
+                if Path("/root") in parent.parents:
+                    wrapped += ["--perms", "0755", "--dir", str(parent)]
             wrapped += ["--ro-bind", str(path), str(path)]
     wrapped += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch)]
     if not root:
@@ -84,9 +84,7 @@ def run(command, scratch, env, timeout, memory_mb=MEMORY_MB, processes=PROCESSES
         except subprocess.TimeoutExpired:
             status = None
         finally:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)  # the kernel and anything else it left
-            except ProcessLookupError:
-                pass
             proc.wait()
     return status, log.read_text(encoding="utf-8", errors="replace")

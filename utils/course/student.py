@@ -7,9 +7,7 @@ docs/instructors.md. Students' notebooks never import the grader.
 import argparse
 import itertools
 import re
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import nbformat
@@ -20,7 +18,6 @@ from utils.course import languages
 NOTEBOOKS = REPO_ROOT / "notebooks"
 GRADING = NOTEBOOKS / "grading"
 DIST = REPO_ROOT / "dist"
-ANSWER, CHECK = "answer", "check"
 DETAILS = re.compile(r"\s*<details>.*?</details>\s*", re.S)
 STUB = {
     "en": "# Your answer (graded automatically: the question above says what to define)\n",
@@ -28,12 +25,11 @@ STUB = {
 }
 GRADED_COMMENT = {"en": "# Graded:", "zh": "# 自动评分："}
 BY_HAND = {"en": "*Your answer (graded by hand):*", "zh": "*你的答案（人工评分）：*"}
-MIN_PYTHON = (3, 10)  # otter-grader 7
 
 
 def needs_otter(command):
     """None if otter-grader can be imported here, else the one line saying which Python to use."""
-    if sys.version_info < MIN_PYTHON:
+    if sys.version_info < (3, 10):  # otter-grader 7
         return (f"{command} needs otter-grader, which needs Python >= 3.10 (this is "
                 f"{sys.version.split()[0]}): run `make {command.split()[-1]} "
                 f"PYTHON=python3.11` (a venv of its own: add VENV=.venv-instructor)")
@@ -46,7 +42,7 @@ def needs_otter(command):
 
 
 def is_answer(cell):
-    return cell.cell_type == "code" and ANSWER in cell.metadata.get("tags", [])
+    return cell.cell_type == "code" and "answer" in cell.metadata.get("tags", [])
 
 
 def graded_comment(cell, lang):
@@ -68,7 +64,7 @@ def student_notebook(nb, stem, lang):
             kept.append(nbformat.v4.new_code_cell(STUB[lang] + graded_comment(cell, lang),
                                                   id=cell.get("id")))
             continue
-        if cell.cell_type == "code" and CHECK in tags and i and is_answer(cells[i - 1]):
+        if cell.cell_type == "code" and "check" in tags and i and is_answer(cells[i - 1]):
             continue  # it reads names only the instructor's answer defines
         if cell.cell_type == "markdown" and "<details>" in cell.source:
             beside_code = any(0 <= j < len(cells) and is_answer(cells[j]) for j in (i - 1, i + 1))
@@ -94,21 +90,22 @@ def write_student_edition(out=DIST / "student"):
     return written
 
 
+def graded_stems():
+    """The notebooks with graded tests (a folder of test files in notebooks/grading/)."""
+    return sorted(p.name for p in GRADING.iterdir() if any(p.glob("*.py")))
+
+
 def write_grader(out=DIST / "grader"):
     """One otter autograder zip per notebook that has graded tests."""
     from otter.generate import main as otter_generate
 
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for tests in sorted(p for p in GRADING.iterdir() if any(p.glob("*.py"))):
-        with tempfile.TemporaryDirectory() as work:  # otter writes beside its inputs
-            shutil.copytree(tests, Path(work) / "tests",
-                            ignore=shutil.ignore_patterns("__pycache__"))
-            partial = Path(work) / "autograder.zip"
-            otter_generate(tests_dir=str(Path(work) / "tests"), output_path=str(partial),
-                           no_config=True, no_requirements=True, no_environment=True)
-            written.append(write_atomically(out / f"{tests.name}.zip",
-                                            lambda tmp: shutil.move(str(partial), tmp)))
+    for stem in graded_stems():  # otter zips only the folder's *.py files (no __pycache__)
+        tests = str(GRADING / stem)
+        written.append(write_atomically(out / f"{stem}.zip", lambda tmp: otter_generate(
+            tests_dir=tests, output_path=str(tmp), no_config=True, no_requirements=True,
+            no_environment=True)))
     return written
 
 
@@ -122,8 +119,7 @@ def main(argv=None):
         print(problem, file=sys.stderr)
         return 2
     for path in write_student_edition(args.out / "student") + write_grader(args.out / "grader"):
-        shown = path.relative_to(args.out.parent) if args.out.parent in path.parents else path
-        print(f"wrote {shown}")
+        print(f"wrote {path.relative_to(args.out.parent)}")
     return 0
 
 

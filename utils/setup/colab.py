@@ -16,8 +16,7 @@ from utils.setup import venv_link
 
 REPOSITORY = "https://github.com/d2l-mxnet-notebooks/d2l-mxnet-notebooks"
 ROOT = Path(__file__).resolve().parents[2]
-# what the first cell installs on Colab, at the versions check.py pins (nothing else)
-INSTALLS = ("mxnet", "d2l")
+INSTALLS = ("mxnet", "d2l")  # what the first cell installs on Colab, at check.py's pins
 REPO_PTH = "d2l_mxnet_notebooks_colab.pth"  # the clone on every later kernel's sys.path
 # files holding copies of REPOSITORY: every notebook's first cell and the Colab pages
 ADDRESS_FILES = ("notebooks/*.ipynb", "notebooks/zh/*.ipynb", "docs/colab.md",
@@ -26,19 +25,15 @@ ADDRESS_FILES = ("notebooks/*.ipynb", "notebooks/zh/*.ipynb", "docs/colab.md",
 
 def missing_installs(versions=None):
     """`name==version` for each of MXNet and d2l not installed at check.py's pin."""
-    versions = versions if versions is not None else {
-        name: check.installed_version(name) for name in INSTALLS}
+    installed = check.installed_version if versions is None else versions.get
     return ["%s==%s" % (name, check.PINNED[name][0]) for name in INSTALLS
-            if versions.get(name) != check.PINNED[name][0]]
+            if installed(name) != check.PINNED[name][0]]
 
 
 def install(requirements):
     """pip install --no-deps: their dependencies would downgrade Colab's packages (restart)."""
-    if not requirements:
-        return
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
-                    "--disable-pip-version-check", "--no-deps"] + list(requirements),
-                   check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check",
+                    "--quiet", "--no-deps"] + list(requirements), check=True)
     importlib.invalidate_caches()  # this kernel sees the new packages without a restart
 
 
@@ -48,14 +43,12 @@ def arm_numpy_names(site_packages=None):
     site_packages = site_packages or sysconfig.get_paths()["purelib"]
     repo_pth = os.path.join(site_packages, REPO_PTH)
     venv_link.write_whole(repo_pth, str(ROOT) + "\n")
-    pth = venv_link.link(site_packages)
-    if pth is None:  # Python 3.8-3.11: numpy 1.23.5 has every name, no hook
-        return repo_pth
-    if site_packages not in sys.path:
-        sys.path.append(site_packages)
-    import mxnet_numpy_compat  # the copy venv_link just wrote
+    if venv_link.link(site_packages):  # None on 3.8-3.11: numpy 1.23.5 has every name, no hook
+        if site_packages not in sys.path:
+            sys.path.append(site_packages)
+        import mxnet_numpy_compat  # the copy venv_link just wrote
 
-    mxnet_numpy_compat.install()
+        mxnet_numpy_compat.install()
     return repo_pth
 
 
@@ -65,7 +58,8 @@ def set_up():
         return None
     start = time.time()
     wanted = missing_installs()
-    install(wanted)
+    if wanted:
+        install(wanted)
     arm_numpy_names()
     done = ("installed " + " and ".join(wanted) + " without dependencies" if wanted
             else "MXNet and d2l already installed")
@@ -74,14 +68,14 @@ def set_up():
     return wanted
 
 
-def set_address(new, old=None, root=ROOT):
+def set_address(new, root=ROOT):
     """Replace the address in every file that carries a copy, this one too; returns those."""
     def forms(url):  # as it is copied: the URL, the Colab link's path, the clone's folder
         slug = url.rstrip("/").split("github.com/", 1)[-1]
         return [url, "colab.research.google.com/github/%s/" % slug,
                 "/content/" + slug.split("/")[-1]]
 
-    pairs = list(zip(forms(old or REPOSITORY), forms(new.rstrip("/"))))
+    pairs = list(zip(forms(REPOSITORY), forms(new.rstrip("/"))))
     changed = []
     for pattern in ADDRESS_FILES + ("utils/setup/colab.py",):
         for path in sorted(Path(root).glob(pattern)):

@@ -32,10 +32,9 @@ def answer(cmd, env=None, name=None):
     try:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                                 start_new_session=True)
-    except OSError:
-        return None
-    try:
         out = proc.communicate(timeout=PROBE_SECONDS)[0]
+    except OSError:  # not executable, a binary for another machine, a broken shebang
+        return None
     except subprocess.TimeoutExpired:
         with contextlib.suppress(OSError):  # gone already
             os.killpg(proc.pid, signal.SIGKILL)
@@ -49,15 +48,12 @@ def answer(cmd, env=None, name=None):
 def probe(exe, env=None):
     """(version tuple, problem or None) of interpreter `exe`, or None if it does not run."""
     fields = (answer([exe, "-c", PROBE], env) or b"").decode("ascii", "replace").split()
-    if len(fields) != 6:
-        return None
     try:
         version, bits = tuple(int(f) for f in fields[:3]), int(fields[5])
-    except ValueError:
+    except (ValueError, IndexError):  # it ran, but it is no Python answering PROBE
         return None
-    problem = check.python_problem(version, colab=False) or check.platform_problem(
-        fields[3], fields[4], bits)
-    return version, problem
+    return version, (check.python_problem(version, colab=False)
+                     or check.platform_problem(fields[3], fields[4], bits))
 
 
 def version_dirs(root, prefix=""):
@@ -124,10 +120,9 @@ def find(env=None):
 def main():
     exe, message = find()
     print(message, file=sys.stderr)
-    if exe is None:
-        return 1
-    print(exe)
-    return 0
+    if exe:
+        print(exe)
+    return 0 if exe else 1
 
 
 if __name__ == "__main__":

@@ -23,9 +23,8 @@ import find_python  # noqa: E402
 LOCKS = {name: os.path.join(REPO, "requirements", name + ".txt") for name in ("learner", "dev")}
 # `pip check` lines expected on Python 3.12+: (package, requirement it declares) pairs that
 # requirements/overrides.txt overrides on purpose; any other line fails the install.
-KNOWN_CONFLICTS = {(3, 12): {("d2l", "numpy"), ("d2l", "pandas"), ("d2l", "matplotlib"),
-                             ("d2l", "scipy")}}
-KNOWN_CONFLICTS[(3, 13)] = KNOWN_CONFLICTS[(3, 12)] | {("mxnet", "numpy")}
+D2L_PINS = {("d2l", name) for name in ("numpy", "pandas", "matplotlib", "scipy")}
+KNOWN_CONFLICTS = {(3, 12): D2L_PINS, (3, 13): D2L_PINS | {("mxnet", "numpy")}}
 CONFLICT = re.compile(r"^(\S+) \S+ has requirement ([A-Za-z0-9_.-]+)")
 
 
@@ -40,10 +39,9 @@ def running_in_venv():
 def choose_python(explicit=None):
     """(interpreter, line to show) for creating the venv; Refused when there is none."""
     if explicit:
-        exe = explicit if os.sep in explicit else shutil.which(
-            explicit, path=find_python.on_path(os.environ))
+        exe = shutil.which(explicit, path=find_python.on_path(os.environ))  # a path too
         if not exe:
-            raise Refused("%s was not found on PATH" % explicit)
+            raise Refused("%s was not found on PATH (nor is it an executable file)" % explicit)
         result = find_python.probe(exe)
         if result is None:
             raise Refused("%s does not run (a pyenv shim for a version that is not active? give "
@@ -85,9 +83,8 @@ def prepare_venv(venv, python, explicit):
                           "install python3-venv` gives Python its venv module)" % (err, venv))
         return venv_python
     if not os.path.isfile(os.path.join(venv, "pyvenv.cfg")):  # what `python -m venv` makes
-        raise Refused("%s exists but is not a virtual environment (no pyvenv.cfg); installing "
-                      "there could downgrade packages something else needs: give --venv a new "
-                      "folder" % venv)
+        raise Refused("%s is not a virtual environment (no pyvenv.cfg): installing there could "
+                      "downgrade packages something else needs; give --venv a new folder" % venv)
     result = find_python.probe(venv_python)
     if result is None:
         raise Refused("%s is a broken venv (its python does not run); remove it (make clean) and "
@@ -96,8 +93,8 @@ def prepare_venv(venv, python, explicit):
     if problem:
         raise Refused("%s was made with Python %d.%d: %s Remove it (make clean) and try again"
                       % ((venv,) + version[:2] + (problem,)))
-    wanted = find_python.probe(python)
-    if explicit and wanted and wanted[0][:2] != version[:2]:
+    wanted = explicit and find_python.probe(python)
+    if wanted and wanted[0][:2] != version[:2]:
         raise Refused("%s was made with Python %d.%d, not %s; remove it (make clean) to rebuild "
                       "it with that Python" % ((venv,) + version[:2] + (python,)))
     print("reusing %s (Python %d.%d.%d)" % ((venv,) + version))
@@ -113,21 +110,18 @@ def prepare_venv(venv, python, explicit):
 
 
 def find_uv(target_python, env):
-    """uv on PATH, else in the venv, else the locked uv installed there by pip; or None."""
+    """uv on PATH, else in the venv, else the development lock's uv installed there by pip."""
     here = os.path.join(os.path.dirname(target_python), "uv")
     uv = shutil.which("uv", path=find_python.on_path(env)) or shutil.which(here)
     if uv:
         return uv
     try:
         with open(LOCKS["dev"]) as lock:
-            pins = [line.split(";")[0].strip() for line in lock if line.startswith("uv==")]
-    except OSError:
-        pins = []
-    try:
-        run([target_python, "-m", "pip", "install", "-q", (pins or ["uv"])[0]], env)
-    except Refused as err:
+            pin = re.search(r"^uv==[^\s;]+", lock.read(), re.MULTILINE)
+        run([target_python, "-m", "pip", "install", "-q", pin.group() if pin else "uv"], env)
+    except (OSError, Refused) as err:
         raise Refused("uv could not be installed (%s)" % err)
-    return here if os.path.isfile(here) else None
+    return here  # if pip put none there, running it says so and pip installs instead
 
 
 def pip_check(target_python, env, version=None):
@@ -138,10 +132,10 @@ def pip_check(target_python, env, version=None):
     if done.returncode == 0:
         return
     out = done.stdout.decode("utf-8", "replace")
-    known = KNOWN_CONFLICTS.get(tuple((version or sys.version_info)[:2]), set())
-    found = [CONFLICT.match(line) for line in out.splitlines() if line.strip()]
-    found = [m and (m.group(1).lower(), m.group(2).lower()) for m in found]  # None: not one
-    if not found or not set(found) <= known:
+    version = version or (find_python.probe(target_python) or (sys.version_info,))[0]  # target's
+    known = KNOWN_CONFLICTS.get(tuple(version[:2]), set())
+    found = [CONFLICT.match(line.lower()) for line in out.splitlines() if line.strip()]
+    if not found or not all(match and match.groups() in known for match in found):
         sys.stdout.write(out)
         raise Refused("`%s` failed (exit status %d)" % (" ".join(cmd), done.returncode))
     print("pip check: only the %d conflicts requirements/overrides.txt makes on purpose (d2l "
@@ -149,30 +143,29 @@ def pip_check(target_python, env, version=None):
                                else ""))
 
 
-def install(lock, target_python, require_venv=True, installer="auto", version=None):
+def install(lock, target_python, require_venv=True, installer="auto"):
     """The lock (complete: --no-deps) and `utils` with uv, else pip; numpy names; pip check."""
     env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1")
     if require_venv:
         env["PIP_REQUIRE_VIRTUALENV"] = "1"
     what = ["--no-deps", "-r", lock, "-e", REPO]  # the lock, and `utils` as an editable package
-    uv = None
-    if installer != "pip":
+    with_uv = installer != "pip"
+    if with_uv:
         try:
             uv = find_uv(target_python, env)
-            if uv:
-                run([uv, "pip", "install", "--quiet", "--python", target_python] + what, env)
+            run([uv, "pip", "install", "--quiet", "--python", target_python] + what, env)
         except Refused as err:
             if installer == "uv":
                 raise
             print("%s; installing with pip instead" % err)
-            uv = None
-    if not uv:
+            with_uv = False
+    if not with_uv:
         # pip installs an editable pyproject.toml project only from 21.3 on (Ubuntu 20.04's
         # venvs have 20.0); satisfied already, this asks no index
         run([target_python, "-m", "pip", "install", "--quiet", "pip>=21.3"], env)
         run([target_python, "-m", "pip", "install", "--quiet"] + what, env)
     run([target_python, "-m", "utils.setup.venv_link"], env)
-    pip_check(target_python, env, version)
+    pip_check(target_python, env)
 
 
 def main(argv=None):
@@ -195,25 +188,22 @@ def main(argv=None):
     lock = LOCKS["dev" if args.dev else "learner"]
     start = time.time()
     try:
-        require_venv = True
+        require_venv = not args.this_env or running_in_venv()  # False only on Colab (below)
         if args.this_env:
-            require_venv = running_in_venv()  # False only on Colab: refused below otherwise
             if not (require_venv or check.on_colab()):
                 raise Refused("%s is not a virtual environment: installing the pinned set there "
                               "could downgrade numpy, pandas and more for everything else that "
-                              "uses it. Run without --this-env to get a venv in .venv"
-                              % sys.prefix)
+                              "uses it. Run without --this-env to get a venv in .venv" % sys.prefix)
             problem = check.platform_problem() or check.python_problem()
             if problem:
                 raise Refused(problem)
-            target, version = sys.executable, sys.version_info
+            target = sys.executable
         else:
             python, message = choose_python(args.python)
             print(message)
             run([python, os.path.join(UTILS, "check.py"), "--python-only"])
             target = prepare_venv(os.path.abspath(args.venv), python, bool(args.python))
-            version = (find_python.probe(target) or (sys.version_info, None))[0]
-        install(lock, target, require_venv, "pip" if args.this_env else args.installer, version)
+        install(lock, target, require_venv, "pip" if args.this_env else args.installer)
         run([target, "-m", "utils.check"])
     except Refused as err:
         print("install.py: %s" % err, file=sys.stderr)

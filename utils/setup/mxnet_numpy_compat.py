@@ -45,21 +45,16 @@ def apply():
     """Set the missing names on numpy (and numpy.compat.basestring, used by mx.np.pad)."""
     import numpy as np
 
-    added = missing_names(np)
-    for name, value in added.items():
+    for name, value in missing_names(np).items():
         setattr(np, name, value)
-    compat = sys.modules.get("numpy.compat")
-    if compat is None:
-        try:
-            with warnings.catch_warnings():  # deprecated since 1.26, still there in 2.2
-                warnings.simplefilter("ignore", DeprecationWarning)
-                import numpy.compat as compat
-        except ImportError:
-            compat = sys.modules["numpy.compat"] = np.compat = types.ModuleType("numpy.compat")
+    try:
+        with warnings.catch_warnings():  # deprecated since 1.26, still there in 2.2
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import numpy.compat as compat
+    except ImportError:
+        compat = sys.modules["numpy.compat"] = np.compat = types.ModuleType("numpy.compat")
     if not hasattr(compat, "basestring"):
         compat.basestring = str
-        added["compat.basestring"] = str
-    return sorted(added)
 
 
 class MXNetImportHook(object):

@@ -29,9 +29,8 @@ def link(site_packages=None, version_info=None):
     site_packages = site_packages or sysconfig.get_paths()["purelib"]
     hook, pth = os.path.join(site_packages, HOOK), os.path.join(site_packages, PTH)
     if tuple((version_info or sys.version_info)[:2]) < ENABLED_FROM:
-        for path in (pth, hook):
-            if os.path.exists(path):
-                os.remove(path)
+        for path in filter(os.path.exists, (pth, hook)):
+            os.remove(path)
         return None
     with open(os.path.join(HERE, HOOK)) as source:
         write_whole(hook, source.read())
