@@ -42,19 +42,28 @@ class ExportError(ValueError):
 
 
 @contextmanager
-def signals_deferred(signals=STOP_SIGNALS):
-    """Hold `signals` until the block is done (a few renames), then act on the first one."""
+def signals_handled(handler, signals=STOP_SIGNALS):
+    """`handler(signum, frame)` for `signals` in the block, then the previous handlers again.
+    Only the main thread can set handlers: elsewhere the block runs as it is."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    received = []
-    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum))
-                for sig in signals}
+    previous = {sig: signal.signal(sig, handler) for sig in signals}
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextmanager
+def signals_deferred(signals=STOP_SIGNALS):
+    """Hold `signals` until the block is done (a few renames), then act on the first one."""
+    received = []
+    try:
+        with signals_handled(lambda signum, frame: received.append(signum), signals):
+            yield
+    finally:
         if received:
             signal.raise_signal(received[0])
 

@@ -1,10 +1,5 @@
 """The main job: execute the notebooks with a real Jupyter kernel and export everything.
 
-    python -m utils run                          # every notebook in notebooks/, sorted
-    python -m utils run 02_kaggle_house_prices   # only the ones named (stem, file name or path)
-    python -m utils run -p NUM_EPOCHS 5          # parameters for the `parameters` cells
-    python -m utils run --lang zh                # the Chinese edition: notebooks/zh -> exports/zh
-
 Each notebook runs in its own folder in a fresh ipykernel of this interpreter; its exports are
 staged and swapped in for `exports/<stem>/` whole on success (utils/course/exports.py). Exit code:
 0 all ran, 1 any failed, 2 bad arguments, 128 + the signal number when interrupted. What is
@@ -22,9 +17,7 @@ import shutil
 import signal
 import sys
 import tempfile
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -42,11 +35,10 @@ from tqdm import tqdm
 from traitlets import Type, default
 
 from utils import REPO_ROOT, write_atomically
-from utils.course.exports import (EXPORTS_ENV, LOCK_NAME, NAME, RESERVED, STOP_SIGNALS,
-                                  ExportError, RunnerError, count_figures, exports_lock,
-                                  prepare_exports_dir, read_figures, recover_leftovers,
-                                  replace_text, scratch_folder, signals_deferred,
-                                  swap_folder, write_index)
+from utils.course.exports import (EXPORTS_ENV, LOCK_NAME, NAME, RESERVED, ExportError,
+                                  RunnerError, count_figures, exports_lock, prepare_exports_dir,
+                                  read_figures, recover_leftovers, replace_text, scratch_folder,
+                                  signals_deferred, signals_handled, swap_folder, write_index)
 from utils.course.languages import DEFAULT as DEFAULT_LANG, EDITIONS
 from utils.course.notebook_html import to_html
 from utils.course.parameters import parameterized, split_parameters
@@ -132,18 +124,9 @@ def _raise_interrupted(signum, frame):
     raise Interrupted(signum)
 
 
-@contextmanager
 def stop_on_signals():
     """While the run lasts, SIGINT and SIGTERM raise Interrupted (SIGTERM would kill at once)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    return signals_handled(_raise_interrupted)
 
 
 def find_notebooks(names, notebooks_dir):
@@ -374,17 +357,13 @@ def install_exports(folder, exports_dir, scratch):
             write_atomically(exports_dir / "submission.csv", copy, scratch)
 
 
-def run_notebook(path, parameters, exports_dir, timeout=DEFAULT_CELL_TIMEOUT, progress=True,
-                 nb=None, lang=DEFAULT_LANG):
-    """Execute one notebook; on success replace exports/<stem>/ with the fresh exports."""
+def run_notebook(path, nb, parameters, exports_dir, timeout, progress, lang):
+    """Execute notebook `nb` (read from `path`); on success replace exports/<stem>/ with the
+    fresh exports."""
     stem, start = path.stem, time.time()
     scratch = scratch_folder(exports_dir, os.getpid())  # the run's own (exports_lock)
     scratch.mkdir(parents=True, exist_ok=True)
     failed_copy = exports_dir / f"{stem}.failed.ipynb"
-    try:
-        nb = load_notebook(path) if nb is None else nb
-    except UnreadableNotebook as err:
-        return Result(stem, False, time.time() - start, error=str(err))
     staging = Path(tempfile.mkdtemp(prefix=f".{stem}.staging.", dir=scratch))
     env = {**os.environ, EXPORTS_ENV: str(staging), }  # `utils`: the editable install
     phase = "preparing it"  # what a signal interrupts, unless a running cell names itself
@@ -512,7 +491,7 @@ def _run_one(path, tag, params, exports_dir, timeout, progress, nb, lang, lock, 
     shown = " ".join(f"{k}={v!r}" for k, v in params.items())
     _log(f"{tag} {path.name} {shown}".rstrip())
     try:
-        result = run_notebook(path, params, exports_dir, timeout, progress, nb=nb, lang=lang)
+        result = run_notebook(path, nb, params, exports_dir, timeout, progress, lang)
     except KeyboardInterrupt as err:
         stop = _interrupted(err)
         stop.where = f"{path.stem} ({stop.where or 'between cells'})"
