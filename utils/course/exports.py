@@ -267,14 +267,13 @@ def recover_leftovers(exports_dir, pid):
 def _index_row(exports_dir, stem, result, caption):
     """One notebook of the gallery: its table row and its figures (`caption(stem, entry)`)."""
     folder, notes, info = exports_dir / stem, [], {}
-    if result is None or (folder / "run.json").is_file():
-        try:
-            saved = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-            info = {**saved, "seconds": float(saved["seconds"])}
-        except (ValueError, OSError, KeyError, TypeError) as err:
-            if result is None:  # an earlier run's; this run's run.json was just written
-                notes.append(f"{folder / 'run.json'} is damaged ({type(err).__name__}: {err}); "
-                             f"re-run {stem} to rebuild it")
+    try:
+        saved = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        info = {**saved, "seconds": float(saved["seconds"])}
+    except (ValueError, OSError, KeyError, TypeError) as err:
+        if result is None:  # an earlier run's; this run's run.json was just written
+            notes.append(f"{folder / 'run.json'} is damaged ({type(err).__name__}: {err}); "
+                         f"re-run {stem} to rebuild it")
     if result is None:
         status, seconds = "ok (earlier run)", (f"{info['seconds']:.1f}" if info else "")
     else:

@@ -45,8 +45,7 @@ def _mathtext(tex):
     for old, new in ((r"\boldsymbol", r"\mathbf"), (r"\tfrac", r"\frac"), (r"\lVert", r"\Vert"),
                      (r"\rVert", r"\Vert"), ("\n", " ")):
         tex = tex.replace(old, new)
-    for old, new in ((r"\le", r"\leq"), (r"\ge", r"\geq"), (r"\ne", r"\neq")):
-        tex = re.sub(re.escape(old) + r"(?![A-Za-z])", lambda _, new=new: new, tex)
+    tex = re.sub(r"\\([lgn]e)(?![A-Za-z])", r"\\\1q", tex)  # \le -> \leq, \ge, \ne
     return f"${tex.strip()}$"
 
 
