@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import atexit
 import concurrent.futures
+import contextlib
 import json
 import math
 import os
@@ -202,9 +203,8 @@ class _Progress:
 
     def __init__(self, nb, desc, progress):
         self.nb, self.index = nb, None
-        self.cells = cell_number(nb, len(nb.cells) - 1) if nb.cells else 0
-        self.bar = tqdm(total=self.cells, desc=desc, unit="cell", disable=not progress,
-                        file=sys.stderr)
+        self.bar = tqdm(total=cell_number(nb, len(nb.cells) - 1), desc=desc, unit="cell",
+                        disable=not progress, file=sys.stderr)
 
     def started(self, cell, cell_index):
         self.index = cell_index
@@ -218,7 +218,7 @@ class _Progress:
 
     def close(self, finished):
         if finished:
-            self.bar.update(self.cells - self.bar.n)  # markdown cells after the last code cell
+            self.bar.update(self.bar.total - self.bar.n)  # markdown cells after the last code cell
         self.bar.close()
 
 
@@ -290,10 +290,8 @@ def _run_and_clean_up(loop, task, client):
         if pending:
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         if client.km is not None and client.km.has_kernel:
-            try:
+            with contextlib.suppress(Exception):  # already gone
                 loop.run_until_complete(client.km.shutdown_kernel(now=True))
-            except Exception:  # already gone
-                pass
         loop.run_until_complete(loop.shutdown_asyncgens())
 
 
