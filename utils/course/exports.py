@@ -42,19 +42,28 @@ class ExportError(ValueError):
 
 
 @contextmanager
-def signals_deferred(signals=STOP_SIGNALS):
-    """Hold `signals` until the block is done (a few renames), then act on the first one."""
+def signals_handled(handler, signals=STOP_SIGNALS):
+    """`handler(signum, frame)` for `signals` in the block, then the previous handlers again.
+    Only the main thread can set handlers: elsewhere the block runs as it is."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    received = []
-    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum))
-                for sig in signals}
+    previous = {sig: signal.signal(sig, handler) for sig in signals}
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextmanager
+def signals_deferred(signals=STOP_SIGNALS):
+    """Hold `signals` until the block is done (a few renames), then act on the first one."""
+    received = []
+    try:
+        with signals_handled(lambda signum, frame: received.append(signum), signals):
+            yield
+    finally:
         if received:
             signal.raise_signal(received[0])
 
@@ -66,11 +75,6 @@ def remove(path):
         path.unlink(missing_ok=True)
     else:
         shutil.rmtree(path, ignore_errors=True)
-
-
-def replace_file(source, target, aside=None):
-    """Copy `source` over `target` atomically (the temp file in `aside`, if given)."""
-    write_atomically(target, lambda tmp: shutil.copyfile(source, tmp), aside)
 
 
 def replace_text(target, text, aside=None):
@@ -123,18 +127,6 @@ def count_figures(folder):
         return 0
 
 
-def read_run_info(folder):
-    """run.json of an earlier run, or ExportError naming it."""
-    path = Path(folder) / "run.json"
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-        seconds = float(info["seconds"])
-    except (ValueError, OSError, KeyError, TypeError) as err:
-        raise ExportError(f"{path} is damaged ({type(err).__name__}: {err}); re-run "
-                            f"{Path(folder).name} to rebuild it") from None
-    return {**info, "seconds": seconds}
-
-
 def prepare_exports_dir(exports_dir, source):
     """The exports folder (`source`: "--exports-dir", say), created if missing, or RunnerError."""
     exports_dir = Path(exports_dir)
@@ -157,10 +149,6 @@ class _Lock:
     def __init__(self, exports_dir):
         self.exports_dir = Path(exports_dir)
         self.path, self.fd, self.previous = self.exports_dir / LOCK_NAME, None, ""
-
-    @property
-    def scratch(self):
-        return scratch_folder(self.exports_dir, os.getpid())
 
     def acquire(self):
         path = self.path
@@ -231,7 +219,7 @@ def exports_lock(exports_dir):
     try:
         yield lock
     finally:
-        remove(lock.scratch)
+        remove(scratch_folder(exports_dir, os.getpid()))
         lock.release()
 
 
@@ -254,8 +242,9 @@ def swap_folder(new, target, aside=None):
         remove(old)
 
 
-def recover_leftovers(exports_dir, pid, log=None):
-    """Undo what killed run `pid` left in `.run.<pid>` (under the lock that named it)."""
+def recover_leftovers(exports_dir, pid):
+    """Undo what killed run `pid` left in `.run.<pid>` (under the lock that named it); returns
+    what it did, a line each."""
     scratch, actions = scratch_folder(exports_dir, pid), []
     if scratch.is_symlink() or not scratch.is_dir():
         return actions
@@ -272,21 +261,19 @@ def recover_leftovers(exports_dir, pid, log=None):
                                f"interrupted run")
     shutil.rmtree(scratch)
     actions.append(f"removed {scratch.name}, left by an interrupted run")
-    if log:
-        for line in actions:
-            log(line)
     return actions
 
 
 def _index_row(exports_dir, stem, result, caption):
     """One notebook of the gallery: its table row and its figures (`caption(stem, entry)`)."""
     folder, notes, info = exports_dir / stem, [], {}
-    if result is None or (folder / "run.json").is_file():
-        try:
-            info = read_run_info(folder)
-        except ExportError as err:
-            if result is None:  # an earlier run's; this run's run.json was just written
-                notes.append(str(err))
+    try:
+        saved = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        info = {**saved, "seconds": float(saved["seconds"])}
+    except (ValueError, OSError, KeyError, TypeError) as err:
+        if result is None:  # an earlier run's; this run's run.json was just written
+            notes.append(f"{folder / 'run.json'} is damaged ({type(err).__name__}: {err}); "
+                         f"re-run {stem} to rebuild it")
     if result is None:
         status, seconds = "ok (earlier run)", (f"{info['seconds']:.1f}" if info else "")
     else:

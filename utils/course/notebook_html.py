@@ -11,7 +11,6 @@ from traitlets.config import Config
 from utils.course.languages import DEFAULT as DEFAULT_LANG, EDITIONS
 
 CHECK_TAG = "check"
-ANSWER_TAG = "answer"
 # The lab template, with cells tagged `answer` collapsed as the prose answers are (<details>)
 # and no MathJax: math is rendered at export time (below), so the page needs no network.
 HTML_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
@@ -20,7 +19,7 @@ HTML_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
   font-size: var(--jp-content-font-size1); margin: 0 0 .5em 12px; cursor: pointer}</style>
 {%- endblock html_head_js_mathjax -%}
 {% block codecell %}
-{%- if '""" + ANSWER_TAG + """' in cell.metadata.get('tags', []) -%}
+{%- if 'answer' in cell.metadata.get('tags', []) -%}
 <details class="answer"><summary>Answer (code)</summary>
 {{ super() }}
 </details>
@@ -46,8 +45,7 @@ def _mathtext(tex):
     for old, new in ((r"\boldsymbol", r"\mathbf"), (r"\tfrac", r"\frac"), (r"\lVert", r"\Vert"),
                      (r"\rVert", r"\Vert"), ("\n", " ")):
         tex = tex.replace(old, new)
-    for old, new in ((r"\le", r"\leq"), (r"\ge", r"\geq"), (r"\ne", r"\neq")):
-        tex = re.sub(re.escape(old) + r"(?![A-Za-z])", lambda _, new=new: new, tex)
+    tex = re.sub(r"\\([lgn]e)(?![A-Za-z])", r"\\\1q", tex)  # \le -> \leq, \ge, \ne
     return f"${tex.strip()}$"
 
 

@@ -65,15 +65,15 @@ def split_parameters(notebooks, parameters):
     """{notebook: its parameters, each read as the type of its default in the `parameters`
     cell}; a name no notebook declares, or a value its type cannot take, is an error."""
     declared = {nb: inspect_notebook(str(nb)) for nb in notebooks}
-    unknown = set(parameters) - set().union(set(), *declared.values())
+    known = set().union(*declared.values())
+    unknown = set(parameters) - known
     if unknown:
-        known = ", ".join(sorted(set().union(set(), *declared.values()))) or "none"
         raise RunnerError(f"no selected notebook declares {', '.join(sorted(unknown))} in its "
-                          f"`parameters` cell; declared: {known}")
+                          f"`parameters` cell; declared: {', '.join(sorted(known)) or 'none'}")
     split = {}
     for nb, names in declared.items():
         split[nb] = {}
-        for name in parameters.keys() & names.keys():
+        for name in [p for p in parameters if p in names]:  # in the order given
             source = names[name]["default"]
             default = parse_value(source, or_text=False) if source.strip() != "None" else None
             value, wanted = typed_value(parameters[name], default,
@@ -85,7 +85,6 @@ def split_parameters(notebooks, parameters):
             if type(value) is type(default) and value == default:
                 continue  # the default: nothing changed (run.json and the gallery say so)
             split[nb][name] = value
-        split[nb] = {k: split[nb][k] for k in parameters if k in split[nb]}  # given order
     return split
 
 

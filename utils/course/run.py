@@ -1,10 +1,5 @@
 """The main job: execute the notebooks with a real Jupyter kernel and export everything.
 
-    python -m utils run                          # every notebook in notebooks/, sorted
-    python -m utils run 02_kaggle_house_prices   # only the ones named (stem, file name or path)
-    python -m utils run -p NUM_EPOCHS 5          # parameters for the `parameters` cells
-    python -m utils run --lang zh                # the Chinese edition: notebooks/zh -> exports/zh
-
 Each notebook runs in its own folder in a fresh ipykernel of this interpreter; its exports are
 staged and swapped in for `exports/<stem>/` whole on success (utils/course/exports.py). Exit code:
 0 all ran, 1 any failed, 2 bad arguments, 128 + the signal number when interrupted. What is
@@ -14,6 +9,7 @@ import argparse
 import asyncio
 import atexit
 import concurrent.futures
+import contextlib
 import json
 import math
 import os
@@ -22,10 +18,9 @@ import shutil
 import signal
 import sys
 import tempfile
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import nbformat
@@ -40,12 +35,11 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError
 from tqdm import tqdm
 from traitlets import Type, default
 
-from utils import REPO_ROOT
-from utils.course.exports import (EXPORTS_ENV, LOCK_NAME, NAME, RESERVED, STOP_SIGNALS,
-                                  ExportError, RunnerError, count_figures, exports_lock,
-                                  prepare_exports_dir, read_figures, recover_leftovers,
-                                  replace_file, replace_text, scratch_folder, signals_deferred,
-                                  swap_folder, write_index)
+from utils import REPO_ROOT, write_atomically
+from utils.course.exports import (EXPORTS_ENV, LOCK_NAME, NAME, RESERVED, ExportError,
+                                  RunnerError, count_figures, exports_lock, prepare_exports_dir,
+                                  read_figures, recover_leftovers, replace_text, scratch_folder,
+                                  signals_deferred, signals_handled, swap_folder, write_index)
 from utils.course.languages import DEFAULT as DEFAULT_LANG, EDITIONS
 from utils.course.notebook_html import to_html
 from utils.course.parameters import parameterized, split_parameters
@@ -68,6 +62,12 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, signum, where=""):
         super().__init__(signum, where)
         self.signum, self.where = signum, where
+        self.installed, self.not_run = False, []  # the new exports went in; notebooks left
+
+
+def _interrupted(err):
+    """A KeyboardInterrupt as Interrupted: a plain one is SIGINT's."""
+    return err if isinstance(err, Interrupted) else Interrupted(signal.SIGINT)
 
 
 @dataclass
@@ -116,70 +116,18 @@ class _ThisPythonKernel(AsyncKernelManager):
 
     client_factory = Type(SlicedPollClient)
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        try:  # the runner's loop keeps a list, so that no kernel outlives an interruption
-            asyncio.get_running_loop().kernels.append(self)
-        except (RuntimeError, AttributeError):
-            pass
-
     @default("kernel_spec_manager")
     def _only_native_kernel(self):
         return KernelSpecManager(kernel_dirs=[])  # leaves ipykernel's own spec: sys.executable
-
-
-class _RunnerLoop(asyncio.SelectorEventLoop):
-    """The event loop a notebook runs in. nbclient registers SIGINT/SIGTERM handlers that shut
-    the kernel down and let the caller carry on with the next notebook; this loop ignores
-    everybody's SIGINT/SIGTERM handlers but the runner's own (`stop_on`)."""
-
-    def __init__(self):
-        super().__init__()
-        self._previous, self.kernels = {}, []
-
-    def add_signal_handler(self, sig, callback, *args):
-        if sig not in STOP_SIGNALS:
-            super().add_signal_handler(sig, callback, *args)
-
-    def remove_signal_handler(self, sig):
-        return False if sig in STOP_SIGNALS else super().remove_signal_handler(sig)
-
-    def stop_on(self, callback):
-        """Call `callback(signum)` on SIGINT/SIGTERM while the loop lives (main thread only)."""
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for sig in STOP_SIGNALS:
-            previous = signal.getsignal(sig)
-            try:
-                super().add_signal_handler(sig, callback, sig)
-            except (NotImplementedError, RuntimeError):  # Windows; no signal here
-                continue
-            self._previous[sig] = previous
-
-    def close(self):
-        for sig, handler in self._previous.items():
-            super().remove_signal_handler(sig)
-            signal.signal(sig, handler)  # asyncio would reset them to Python's defaults
-        self._previous = {}
-        super().close()
 
 
 def _raise_interrupted(signum, frame):
     raise Interrupted(signum)
 
 
-@contextmanager
 def stop_on_signals():
     """While the run lasts, SIGINT and SIGTERM raise Interrupted (SIGTERM would kill at once)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    return signals_handled(_raise_interrupted)
 
 
 def find_notebooks(names, notebooks_dir):
@@ -249,23 +197,14 @@ def cell_number(nb, index):
                for c in nb.cells[:index + 1])
 
 
-def _loop_running_here():
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
 class _Progress:
     """The per-notebook bar and the cell running now. It counts the stored notebook's cells
     (markdown too), as "cell N" in errors does."""
 
     def __init__(self, nb, desc, progress):
         self.nb, self.index = nb, None
-        self.cells = cell_number(nb, len(nb.cells) - 1) if nb.cells else 0
-        self.bar = tqdm(total=self.cells, desc=desc, unit="cell", disable=not progress,
-                        file=sys.stderr)
+        self.bar = tqdm(total=cell_number(nb, len(nb.cells) - 1), desc=desc, unit="cell",
+                        disable=not progress, file=sys.stderr)
 
     def started(self, cell, cell_index):
         self.index = cell_index
@@ -279,7 +218,7 @@ class _Progress:
 
     def close(self, finished):
         if finished:
-            self.bar.update(self.cells - self.bar.n)  # markdown cells after the last code cell
+            self.bar.update(self.bar.total - self.bar.n)  # markdown cells after the last code cell
         self.bar.close()
 
 
@@ -296,37 +235,35 @@ def _failure(error, where, timeout):
 def execute(nb, cwd, env, timeout, progress=True, desc=""):
     """Run every cell in a fresh kernel (cwd = the notebook's folder), stopping at an error.
 
-    SIGINT/SIGTERM kill the kernel and raise Interrupted, naming the cell that was running.
-    Where this thread already runs an event loop (a Jupyter kernel, Playwright's sync API),
-    the notebook runs in a worker thread with a loop of its own.
+    nbclient runs in a thread with a loop of its own: there it sets no SIGINT/SIGTERM handlers
+    (its own shut the kernel down and let the caller carry on), and a loop the caller runs (a
+    Jupyter kernel, Playwright's sync API) is in nobody's way. SIGINT/SIGTERM kill the kernel
+    and raise Interrupted, naming the cell that was running.
     """
-    if _loop_running_here():
-        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="notebook") as pool:
-            return pool.submit(execute, nb, cwd, env, timeout, progress, desc).result()
     bar, stop, error = _Progress(nb, desc, progress), [], None
     client = NotebookClient(
         nb, kernel_name="python3", kernel_manager_class=_ThisPythonKernel, timeout=timeout,
         startup_timeout=120, resources={"metadata": {"path": str(cwd)}},
         on_cell_start=bar.started, on_cell_executed=bar.executed)
-    loop = _RunnerLoop()
+    loop = asyncio.new_event_loop()
     task = loop.create_task(client.async_execute(env=env))
-
-    def on_signal(signum):
-        if not stop:
-            stop.append(signum)
-            client.shutdown_kernel = "immediate"  # nbclient's cleanup then kills the kernel
-            task.cancel()
-
-    loop.stop_on(on_signal)  # signals during the clean-up below land here too
-    try:
-        loop.run_until_complete(task)
-    except BaseException as err:  # CancelledError included
-        error = err
-    finally:
-        _close(loop)
-        # nbclient unregisters this itself only when the kernel had started
-        atexit.unregister(client._cleanup_kernel)
-        bar.close(finished=error is None and not stop)
+    with stop_on_signals(), concurrent.futures.ThreadPoolExecutor(1, "notebook") as pool:
+        future = pool.submit(_run_and_clean_up, loop, task, client)
+        while error is None:
+            try:
+                future.result()
+                break
+            except KeyboardInterrupt as err:  # the first signal stops; later ones wait with it
+                if not stop:
+                    stop.append(_interrupted(err).signum)
+                    client.shutdown_kernel = "immediate"  # nbclient's cleanup kills the kernel
+                    loop.call_soon_threadsafe(task.cancel)
+            except BaseException as err:  # CancelledError included
+                error = err
+    loop.close()
+    # nbclient unregisters this itself only when the kernel had started
+    atexit.unregister(client._cleanup_kernel)
+    bar.close(finished=error is None and not stop)
     if stop:
         raise Interrupted(stop[0], bar.where()) from None
     if error is not None:
@@ -340,24 +277,22 @@ def first_line(message):
     return (lines[0] + (" ..." if len(lines) > 1 else "")) if lines else ""
 
 
-def _close(loop):
-    """Finish what nbclient left on the loop and kill any kernel still running, then close."""
-    loop.set_exception_handler(lambda loop, context: None)  # leftovers of a stopped run
+def _run_and_clean_up(loop, task, client):
+    """In the notebook's thread: run the task, then finish what nbclient left on the loop and
+    kill the kernel if it still runs (a run stopped while the kernel started)."""
     try:
+        loop.run_until_complete(task)
+    finally:
+        loop.set_exception_handler(lambda loop, context: None)  # leftovers of a stopped run
         pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
         for t in pending:
             t.cancel()
         if pending:
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        for km in loop.kernels:
-            if km.has_kernel:
-                try:
-                    loop.run_until_complete(km.shutdown_kernel(now=True))
-                except Exception:  # already gone
-                    pass
+        if client.km is not None and client.km.has_kernel:
+            with contextlib.suppress(Exception):  # already gone
+                loop.run_until_complete(client.km.shutdown_kernel(now=True))
         loop.run_until_complete(loop.shutdown_asyncgens())
-    finally:
-        loop.close()
 
 
 def expected_error_problems(nb):
@@ -380,18 +315,6 @@ def expected_error_problems(nb):
             problems.append(f"cell {n} was expected to raise {wanted} but raised "
                             f"{errors[0].ename}: {errors[0].evalue}")
     return problems
-
-
-@contextmanager
-def _phase(where, installed=lambda: False):
-    """A signal in this block stops the run as Interrupted naming `where` (unless the cell
-    running already named itself) and whether the new exports went in (`installed()`)."""
-    try:
-        yield
-    except KeyboardInterrupt as err:
-        stop = err if isinstance(err, Interrupted) else Interrupted(signal.SIGINT)
-        stop.where, stop.installed = stop.where or where, installed()
-        raise stop from None
 
 
 def stage_exports(nb, staging, stem, parameters, seconds, lang):
@@ -428,35 +351,34 @@ def install_exports(folder, exports_dir, scratch):
     with signals_deferred():  # the folder and its copy of the submission go in together
         swap_folder(folder, target, aside=scratch)
         if (target / "submission.csv").exists():
-            replace_file(target / "submission.csv", exports_dir / "submission.csv",
-                         aside=scratch)
+            copy = partial(shutil.copyfile, target / "submission.csv")  # copy(temp file)
+            write_atomically(exports_dir / "submission.csv", copy, scratch)
 
 
-def run_notebook(path, parameters, exports_dir, timeout=DEFAULT_CELL_TIMEOUT, progress=True,
-                 nb=None, lang=DEFAULT_LANG):
-    """Execute one notebook; on success replace exports/<stem>/ with the fresh exports."""
+def run_notebook(path, nb, parameters, exports_dir, timeout, progress, lang):
+    """Execute notebook `nb` (read from `path`); on success replace exports/<stem>/ with the
+    fresh exports."""
     stem, start = path.stem, time.time()
     scratch = scratch_folder(exports_dir, os.getpid())  # the run's own (exports_lock)
     scratch.mkdir(parents=True, exist_ok=True)
     failed_copy = exports_dir / f"{stem}.failed.ipynb"
-    try:
-        nb = load_notebook(path) if nb is None else nb
-    except UnreadableNotebook as err:
-        return Result(stem, False, time.time() - start, error=str(err))
     staging = Path(tempfile.mkdtemp(prefix=f".{stem}.staging.", dir=scratch))
     env = {**os.environ, EXPORTS_ENV: str(staging), }  # `utils`: the editable install
+    phase = "preparing it"  # what a signal interrupts, unless a running cell names itself
     try:
-        with _phase("preparing it"):
-            nb = parameterized(nb, parameters)
-        with _phase("running its cells"):
-            execute(nb, path.parent, env, timeout, progress, desc=stem)
-        seconds = time.time() - start
-        with _phase("saving its exports"):
-            figures = stage_exports(nb, staging, stem, parameters, seconds, lang)
-        with _phase("saving its exports", installed=lambda: not (staging / stem).exists()):
-            install_exports(staging / stem, exports_dir, scratch)
+        nb = parameterized(nb, parameters)
+        phase = "running its cells"
+        execute(nb, path.parent, env, timeout, progress, desc=stem)
+        seconds, phase = time.time() - start, "saving its exports"
+        figures = stage_exports(nb, staging, stem, parameters, seconds, lang)
+        install_exports(staging / stem, exports_dir, scratch)
         failed_copy.unlink(missing_ok=True)
         return Result(stem, True, seconds, figures=len(figures))
+    except KeyboardInterrupt as err:
+        stop = _interrupted(err)
+        stop.where = stop.where or phase
+        stop.installed = phase == "saving its exports" and not (staging / stem).exists()
+        raise stop from None
     except Exception as err:  # this notebook failed; the others still run
         try:
             scratch.mkdir(parents=True, exist_ok=True)  # a cell may have removed it
@@ -540,7 +462,8 @@ def run(names=(), parameters=None, notebooks_dir=None, exports_dir=None,
     with stop_on_signals(), exports_lock(exports_dir) as lock:
         if lock.previous:
             with signals_deferred():
-                recover_leftovers(exports_dir, lock.previous, _log)
+                for line in recover_leftovers(exports_dir, lock.previous):
+                    _log(line)
         try:
             for i, path in enumerate(notebooks, 1):
                 if path in unreadable:
@@ -552,12 +475,10 @@ def run(names=(), parameters=None, notebooks_dir=None, exports_dir=None,
                 word = "ok" if result.ok else f"FAILED: {result.error}"
                 _log(f"[{i}/{len(notebooks)}] {path.stem}: {word} ({result.seconds:.1f} s)")
                 results.append(result)
-        except KeyboardInterrupt as stop:
-            stop = stop if isinstance(stop, Interrupted) else Interrupted(signal.SIGINT, "")
-            stop.results = results
+        except KeyboardInterrupt:
             with signals_deferred():
                 _index(exports_dir, results, lang, caption)  # the notebooks finished so far
-            raise stop from None
+            raise
         with signals_deferred():
             _index(exports_dir, results, lang, caption)
     return results
@@ -568,9 +489,9 @@ def _run_one(path, tag, params, exports_dir, timeout, progress, nb, lang, lock, 
     shown = " ".join(f"{k}={v!r}" for k, v in params.items())
     _log(f"{tag} {path.name} {shown}".rstrip())
     try:
-        result = run_notebook(path, params, exports_dir, timeout, progress, nb=nb, lang=lang)
+        result = run_notebook(path, nb, params, exports_dir, timeout, progress, lang)
     except KeyboardInterrupt as err:
-        stop = err if isinstance(err, Interrupted) else Interrupted(signal.SIGINT)
+        stop = _interrupted(err)
         stop.where = f"{path.stem} ({stop.where or 'between cells'})"
         stop.not_run = [p.stem for p in rest]
         raise stop from None
@@ -592,16 +513,16 @@ def _index(exports_dir, results, lang=DEFAULT_LANG, caption=None):
             f"some space or fix the folder's permissions, then run again")))
 
 
-def interruption_line(stop, name="SIGINT"):
+def interruption_line(stop):
     """The one line printed when a signal stopped the run: what was running, what is left."""
-    where = getattr(stop, "where", "")
-    if not where:
+    name = signal.Signals(stop.signum).name
+    if not stop.where:
         return f"interrupted ({name}) before any notebook started: nothing was changed"
-    exports = ("it had finished and its exports are new" if getattr(stop, "installed", False)
+    exports = ("it had finished and its exports are new" if stop.installed
                else "its exports are unchanged")
-    not_run = getattr(stop, "not_run", [])
-    rest = f"; not run: {', '.join(not_run)}" if not_run else ""
-    return f"interrupted ({name}) in {where}: {exports}{rest}; run the command again to redo it"
+    rest = f"; not run: {', '.join(stop.not_run)}" if stop.not_run else ""
+    return (f"interrupted ({name}) in {stop.where}: {exports}{rest}; run the command again to "
+            "redo it")
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -668,11 +589,10 @@ def main(argv=None):
         print(f"error: could not write{where} ({err.strerror or err}); check the exports folder "
               f"(free space, permissions) and run again", file=sys.stderr)
         return 1
-    except KeyboardInterrupt as stop:
-        signum = getattr(stop, "signum", signal.SIGINT)
-        name = signal.Signals(signum).name
-        print(f"\n{interruption_line(stop, name)}", file=sys.stderr, flush=True)
-        return 128 + signum
+    except KeyboardInterrupt as err:
+        stop = _interrupted(err)
+        print(f"\n{interruption_line(stop)}", file=sys.stderr, flush=True)
+        return 128 + stop.signum
     print(f"\n{'notebook':32} {'status':7} {'seconds':>8} {'figures':>8}")
     for r in results:
         print(f"{r.stem:32} {'ok' if r.ok else 'FAILED':7} {r.seconds:8.1f} {r.figures:8d}")
