@@ -10,9 +10,11 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from conftest import REPO_ROOT
@@ -106,6 +108,28 @@ def test_a_signal_stops_the_whole_run_at_once(tmp_path, signum):
     assert (exports / "c_last" / "out.txt").read_text() == "old"  # never started
     assert hidden(exports) == [".run.lock"]  # no staging folder, no temp file
     assert not (exports / "b_slow.failed.ipynb").exists()
+
+
+def test_a_signal_while_the_kernel_shuts_down_still_kills_it(tmp_path):
+    """In-process: Ctrl-C after the last cell, while nbclient waits for the kernel to exit on its
+    own (a thread that is not a daemon keeps it up): Interrupted, and the kernel is killed."""
+    pid_file = tmp_path / "kernel.pid"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import os, pathlib, threading, time\n"
+        "threading.Thread(target=time.sleep, args=(120,)).start()\n"
+        f"pathlib.Path({str(pid_file)!r}).write_text(str(os.getpid()))")])
+
+    def interrupt_during_shutdown():
+        while not pid_file.exists():
+            time.sleep(0.05)
+        time.sleep(1.5)  # nbclient gives the kernel 5 s to exit before it kills it
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_during_shutdown, daemon=True).start()
+    with run.stop_on_signals(), pytest.raises(run.Interrupted):
+        run.execute(nb, tmp_path, dict(os.environ), 60, progress=False)
+    kernel = int(pid_file.read_text())
+    assert process_gone(kernel), f"kernel {kernel} outlived the interruption"
 
 
 def test_a_notebook_that_cannot_be_read_is_named_and_the_others_run(dirs, capsys):

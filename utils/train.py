@@ -392,7 +392,7 @@ class _StackedFolds:
         self.train_rows, self.eval_rows = train_rows, eval_rows  # (K, n), (K, n + n_valid)
         self.steps = 0
         k, n = train_rows.shape
-        self.k, self.n = k, n
+        self.k = k
         self.full, self.rest = divmod(n, batch_size)
         self.shuffled_X = nd.zeros((k * n, X.shape[1]), ctx=X.context)
         self.shuffled_y = nd.zeros((k * n, y.shape[1]), ctx=X.context)

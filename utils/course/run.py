@@ -245,21 +245,21 @@ def execute(nb, cwd, env, timeout, progress=True, desc=""):
         nb, kernel_name="python3", kernel_manager_class=_ThisPythonKernel, timeout=timeout,
         startup_timeout=120, resources={"metadata": {"path": str(cwd)}},
         on_cell_start=bar.started, on_cell_executed=bar.executed)
+    km = client.create_kernel_manager()  # nbclient uses it and forgets it; we kill what is left
     loop = asyncio.new_event_loop()
     task = loop.create_task(client.async_execute(env=env))
-    with stop_on_signals(), concurrent.futures.ThreadPoolExecutor(1, "notebook") as pool:
-        future = pool.submit(_run_and_clean_up, loop, task, client)
-        while error is None:
-            try:
-                future.result()
-                break
-            except KeyboardInterrupt as err:  # the first signal stops; later ones wait with it
-                if not stop:
-                    stop.append(_interrupted(err).signum)
-                    client.shutdown_kernel = "immediate"  # nbclient's cleanup kills the kernel
-                    loop.call_soon_threadsafe(task.cancel)
-            except BaseException as err:  # CancelledError included
-                error = err
+
+    def on_signal(signum, frame):  # raises nothing: the notebook's thread stops, then we raise
+        if not stop:
+            stop.append(signum)
+            client.shutdown_kernel = "immediate"  # nbclient's cleanup kills the kernel
+            loop.call_soon_threadsafe(task.cancel)
+
+    with signals_handled(on_signal), concurrent.futures.ThreadPoolExecutor(1, "notebook") as pool:
+        try:
+            pool.submit(_run_and_clean_up, loop, task, km).result()
+        except BaseException as err:  # CancelledError included
+            error = err
     loop.close()
     # nbclient unregisters this itself only when the kernel had started
     atexit.unregister(client._cleanup_kernel)
@@ -277,7 +277,7 @@ def first_line(message):
     return (lines[0] + (" ..." if len(lines) > 1 else "")) if lines else ""
 
 
-def _run_and_clean_up(loop, task, client):
+def _run_and_clean_up(loop, task, km):
     """In the notebook's thread: run the task, then finish what nbclient left on the loop and
     kill the kernel if it still runs (a run stopped while the kernel started)."""
     try:
@@ -289,9 +289,9 @@ def _run_and_clean_up(loop, task, client):
             t.cancel()
         if pending:
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        if client.km is not None and client.km.has_kernel:
+        if km.has_kernel:
             with contextlib.suppress(Exception):  # already gone
-                loop.run_until_complete(client.km.shutdown_kernel(now=True))
+                loop.run_until_complete(km.shutdown_kernel(now=True))
         loop.run_until_complete(loop.shutdown_asyncgens())
 
 
@@ -365,19 +365,21 @@ def run_notebook(path, nb, parameters, exports_dir, timeout, progress, lang):
     staging = Path(tempfile.mkdtemp(prefix=f".{stem}.staging.", dir=scratch))
     env = {**os.environ, EXPORTS_ENV: str(staging), }  # `utils`: the editable install
     phase = "preparing it"  # what a signal interrupts, unless a running cell names itself
+    swapping = False  # the staged folder is going in for exports/<stem>/
     try:
         nb = parameterized(nb, parameters)
         phase = "running its cells"
         execute(nb, path.parent, env, timeout, progress, desc=stem)
         seconds, phase = time.time() - start, "saving its exports"
         figures = stage_exports(nb, staging, stem, parameters, seconds, lang)
+        swapping = True
         install_exports(staging / stem, exports_dir, scratch)
         failed_copy.unlink(missing_ok=True)
         return Result(stem, True, seconds, figures=len(figures))
     except KeyboardInterrupt as err:
         stop = _interrupted(err)
         stop.where = stop.where or phase
-        stop.installed = phase == "saving its exports" and not (staging / stem).exists()
+        stop.installed = swapping and not (staging / stem).exists()
         raise stop from None
     except Exception as err:  # this notebook failed; the others still run
         try:
