@@ -152,11 +152,13 @@ def fix_all():
     changed = []
     for nb_path in sorted(ZH_DIR.glob("*.ipynb")):
         nb = nbformat.read(nb_path, as_version=4)
-        cells = [c for c in nb.cells if c.cell_type == "markdown" and fix(c.source) != c.source]
-        for cell in cells:
-            cell.source = fix(cell.source)
-            changed.append(f"{nb_path.stem} {cell.get('id')}")
-        if cells:
+        before = len(changed)
+        for cell in nb.cells:
+            new = fix(cell.source) if cell.cell_type == "markdown" else cell.source
+            if new != cell.source:  # each cell fixed once
+                cell.source = new
+                changed.append(f"{nb_path.stem} {cell.get('id')}")
+        if len(changed) > before:
             replace_text(nb_path, nbformat.writes(nb) + "\n")
     data = json.loads(CAPTIONS.read_text(encoding="utf-8"))
     names = []
