@@ -262,3 +262,85 @@ def test_every_message_is_one_line_and_exit_codes_stay_as_documented(edition, ca
     capsys.readouterr()
     assert cli(en_dir, zh_dir, "stamp", "lesson", "nope") == 2
     assert one_error_line(capsys).endswith("no cell or figure nope in the English notebook")
+
+
+# ----- the style check reads what the tool reads ----------------------------------------------
+
+@pytest.fixture
+def styled(edition, monkeypatch, tmp_path):
+    """zh_style pointed at the synthetic edition, with a README and no docs of its own."""
+    from utils.course import zh_style
+    en_dir, zh_dir = edition
+    readme, docs = tmp_path / "README.zh.md", tmp_path / "docs-zh"
+    readme.write_text("# 说明\n\n运行 `make` 即可。\n", encoding="utf-8")
+    docs.mkdir()
+    for name, value in (("ZH_DIR", zh_dir), ("README", readme), ("DOCS", docs)):
+        monkeypatch.setattr(zh_style, name, value)
+    return zh_style, zh_dir
+
+
+def test_the_style_check_reads_a_captions_file_with_a_byte_order_mark(styled, capsys):
+    zh_style, zh_dir = styled
+    assert zh_style.main(["check"]) == 0
+    plain = capsys.readouterr()
+    path = zh_dir / tr.CAPTIONS
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert ("lesson", "loss", CAPTIONS["loss"]) in zh_style.captions()
+    assert zh_style.main(["check"]) == 0
+    assert capsys.readouterr() == plain
+    assert zh_style.main(["fix"]) == 0  # nothing to fix: the file is left as it is
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+@pytest.mark.parametrize("damage", [
+    lambda zh: (zh / tr.CAPTIONS).write_text("{not json", encoding="utf-8"),
+    lambda zh: (zh / tr.CAPTIONS).write_bytes(b'{"lesson": "\xff"}'),
+    lambda zh: (zh / tr.CAPTIONS).write_text('{"lesson": {"loss": "a string"}}', encoding="utf-8"),
+    lambda zh: (zh / "lesson.ipynb").write_text("{not a notebook", encoding="utf-8"),
+    lambda zh: (zh.parents[1] / "README.zh.md").write_bytes("说明".encode("gb18030"))],
+    ids=["captions-not-json", "captions-not-utf8", "caption-not-an-object", "notebook-not-json",
+         "readme-not-utf8"])
+@pytest.mark.parametrize("command", ["check", "fix"])
+def test_the_style_check_names_a_damaged_file_in_one_line_and_writes_nothing(
+        styled, capsys, request, damage, command):
+    zh_style, zh_dir = styled
+    damage(zh_dir)
+    before = snapshot(zh_dir)
+    capsys.readouterr()
+    assert zh_style.main([command]) == 2
+    err = one_error_line(capsys)
+    kind = request.node.callspec.id
+    culprit = zh_dir.parents[1] / "README.zh.md" if "readme" in kind else \
+        zh_dir / ("lesson.ipynb" if "notebook" in kind else tr.CAPTIONS)
+    assert str(culprit) in err, err
+    assert snapshot(zh_dir) == before
+
+
+def add_to_first_markdown(path, text):
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "markdown")
+    cell.source += text
+    nbformat.write(nb, path)
+    return cell.get("id")
+
+
+def test_the_style_fix_fixes_each_cell_once_and_then_finds_nothing(styled, capsys):
+    zh_style, zh_dir = styled
+    cell_id = add_to_first_markdown(zh_dir / "lesson.ipynb", "\n\n调用`net(X)`的8行。")
+    assert zh_style.main(["fix"]) == 0
+    out = capsys.readouterr().out
+    assert f"lesson {cell_id}\n" in out and "stamp --all-current" in out, out
+    assert "调用 `net(X)` 的 8 行。" in (zh_dir / "lesson.ipynb").read_text(encoding="utf-8")
+    assert zh_style.main(["fix"]) == 0
+    assert capsys.readouterr().out.startswith("nothing to change\n")
+
+
+def test_the_style_fix_writes_nothing_when_one_file_cannot_be_read(styled, capsys):
+    """The notebook's fix is not written alone: every file is read before the first write."""
+    zh_style, zh_dir = styled
+    add_to_first_markdown(zh_dir / "lesson.ipynb", "\n\n调用`net(X)`的8行。")
+    zh_style.README.write_bytes("说明".encode("gb18030"))
+    before = snapshot(zh_dir)
+    assert zh_style.main(["fix"]) == 2
+    assert str(zh_style.README) in one_error_line(capsys)
+    assert snapshot(zh_dir) == before

@@ -200,7 +200,7 @@ def fill_caption(zh, template, shown):
     return FIELD.sub(lambda m: values[m.group(1)], zh)
 
 
-def _written(record):
+def written_caption(record):
     """The Chinese caption of a captions.json record, or '' when none is written."""
     zh = record.get("zh") if isinstance(record, dict) else None
     return zh if isinstance(zh, str) and zh.strip() else ""
@@ -247,14 +247,15 @@ class GalleryCaptions:
         template = self.templates[stem].get(entry["name"])
         ours = self.captions.get(stem)
         record = ours.get(entry["name"]) if isinstance(ours, dict) else None
-        if template is None or not _written(record) or record.get("en_sha1") != sha1(template):
+        if template is None or not written_caption(record) \
+                or record.get("en_sha1") != sha1(template):
             return entry["caption"]
         return fill_caption(record["zh"], template, entry["caption"]) or entry["caption"]
 
 
 # ----- the notebooks --------------------------------------------------------------------------
 
-def _read(path):
+def read_notebook(path):
     """The notebook, its ids checked as saved (nbformat renames a duplicated id at random)."""
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8-sig"))
@@ -310,8 +311,8 @@ def _stems(en_dir, stems):
 def _editions(en_dir, zh_dir, stem):
     """(English notebook, path of the Chinese one, Chinese notebook or None if there is none)."""
     zh_path = Path(zh_dir) / f"{stem}.ipynb"
-    en = _read(Path(en_dir) / f"{stem}.ipynb")
-    return en, zh_path, _read(zh_path) if zh_path.exists() else None
+    en = read_notebook(Path(en_dir) / f"{stem}.ipynb")
+    return en, zh_path, read_notebook(zh_path) if zh_path.exists() else None
 
 
 def cell_problems(en_cell, zh_cell):
@@ -375,7 +376,7 @@ def caption_problems(stem, en_nb, captions):
     if not isinstance(ours, dict):
         return problems + [f"{stem}: {CAPTIONS} entry is not an object of figures"]
     for name, template in templates.items():
-        record, zh = ours.get(name), _written(ours.get(name))
+        record, zh = ours.get(name), written_caption(ours.get(name))
         where = f"{stem} figure {name}"
         if not zh:
             problems.append(f"{where}: no Chinese caption in {CAPTIONS} | {first_words(template)}")
@@ -490,7 +491,7 @@ def sync(en_dir=EN_DIR, zh_dir=ZH_DIR, stems=()):
     for stem in _stems(en_dir, stems):
         en, zh_path, old_zh = _editions(en_dir, zh_dir, stem)
         old = {c.get("id"): c for c in old_zh.cells} if old_zh else {}
-        ours = _caption_entries(captions, stem, zh_dir)
+        ours = caption_entries(captions, stem, zh_dir)
         zh, new, kept = copy.deepcopy(en), 0, 0
         notes = {note: [] for note in SYNC_NOTES}
         for en_cell, cell in zip(en.cells, zh.cells):
@@ -519,7 +520,7 @@ def sync(en_dir=EN_DIR, zh_dir=ZH_DIR, stems=()):
                           SYNC_NOTES[note].format(", ".join(ids))
                           for note, ids in notes.items() if ids))
     files[Path(zh_dir) / CAPTIONS] = captions_text(captions)
-    _write_all(zh_dir, files)
+    write_all(zh_dir, files)
     return report
 
 
@@ -561,7 +562,7 @@ def stamp(stem, ids=(), en_dir=EN_DIR, zh_dir=ZH_DIR, all_current=False):
     en_cells = {c.get("id"): c for c in en.cells}
     templates = figure_captions(en)[0]
     captions = read_captions(zh_dir)
-    ours = _caption_entries(captions, stem, zh_dir)
+    ours = caption_entries(captions, stem, zh_dir)
     unknown = [i for i in ids if i not in en_cells and i not in templates]
     if unknown:
         raise TranslationError(f"{stem}: no cell or figure {', '.join(unknown)} in the English "
@@ -589,7 +590,7 @@ def stamp(stem, ids=(), en_dir=EN_DIR, zh_dir=ZH_DIR, all_current=False):
         cell.metadata[RECORD] = {"en_sha1": sha1(en_cell.source), "zh_sha1": sha1(cell.source)}
         done.append(cell.get("id"))
     for name, template in templates.items():
-        record, zh_text = ours.get(name), _written(ours.get(name))
+        record, zh_text = ours.get(name), written_caption(ours.get(name))
         if not (all_current or name in ids):
             continue
         if not zh_text:
@@ -606,14 +607,14 @@ def stamp(stem, ids=(), en_dir=EN_DIR, zh_dir=ZH_DIR, all_current=False):
             raise TranslationError(f"{stem} figure {name}: {untranslated}")
     if done:
         captions[stem] = ours
-        _write_all(zh_dir, {zh_path: nbformat.writes(zh) + "\n",
+        write_all(zh_dir, {zh_path: nbformat.writes(zh) + "\n",
                             Path(zh_dir) / CAPTIONS: captions_text(captions)})
     return done, left
 
 
 # ----- captions.json and writing --------------------------------------------------------------
 
-def _caption_entries(captions, stem, zh_dir):
+def caption_entries(captions, stem, zh_dir):
     """captions.json's {figure name: record} for `stem`; refused rather than replaced."""
     ours = captions.get(stem, {})
     where = Path(zh_dir) / CAPTIONS
@@ -634,7 +635,7 @@ def captions_text(captions):
     return json.dumps(captions, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
 
 
-def _write_all(zh_dir, files):
+def write_all(zh_dir, files):
     """Write {path: text} all or none: every temporary file is written before the first rename."""
     def write_from(paths):
         def write(tmp):
@@ -686,7 +687,8 @@ def main(argv=None):
             for stem in _stems(args.en_dir, args.stems):
                 path = args.zh_dir / f"{stem}.ipynb"
                 if path.exists():
-                    texts = [c.source for c in _read(path).cells if c.cell_type == "markdown"]
+                    cells = read_notebook(path).cells
+                    texts = [c.source for c in cells if c.cell_type == "markdown"]
                     print(f"{stem}: {len(HAN.findall(prose(chr(10).join(texts))))} Chinese "
                           f"characters in its prose ({han_share(texts):.0%} of the prose "
                           "letters)", file=sys.stderr)

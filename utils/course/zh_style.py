@@ -5,14 +5,14 @@ here (docs/translation.md, "Copywriting style").
 """
 import argparse
 import functools
-import json
 import re
 import sys
-from pathlib import Path
 
-from utils.course.translation import HAN, HAN_RANGE, REPO_ROOT, ZH_DIR, captions_text
+from utils.course.translation import (CAPTIONS, HAN, HAN_RANGE, REPO_ROOT, ZH_DIR,
+                                      TranslationError, caption_entries, captions_text,
+                                      read_captions, read_notebook, write_all,
+                                      written_caption)
 
-CAPTIONS = ZH_DIR / "captions.json"
 README = REPO_ROOT / "README.zh.md"
 DOCS = REPO_ROOT / "docs" / "zh"
 CONFIG = REPO_ROOT / ".autocorrectrc"
@@ -115,19 +115,33 @@ def fix(text, markdown=True):
 # ----- the Chinese edition's texts ------------------------------------------------------------
 
 def markdown_cells(nb_path):
-    nb = json.loads(Path(nb_path).read_text(encoding="utf-8"))
-    return [(c.get("id"), "".join(c["source"])) for c in nb["cells"]
-            if c["cell_type"] == "markdown"]
+    """(cell id, text) of each markdown cell; read as the translation tool reads it."""
+    cells = read_notebook(nb_path).cells
+    return [(c.get("id"), c.source) for c in cells if c.cell_type == "markdown"]
+
+
+def read_all_captions():
+    """captions.json through the translation tool's reader, so the two cannot disagree."""
+    data = read_captions(ZH_DIR)
+    return {stem: caption_entries(data, stem, ZH_DIR) for stem in data}
 
 
 def captions():
-    data = json.loads(CAPTIONS.read_text(encoding="utf-8"))
-    return [(stem, name, entry["zh"]) for stem, figures in sorted(data.items())
-            for name, entry in sorted(figures.items())]
+    return [(stem, name, written_caption(record))
+            for stem, figures in sorted(read_all_captions().items())
+            for name, record in sorted(figures.items())]
 
 
 def documents():
     return [README] + sorted(DOCS.glob("*.md"))
+
+
+def read_document(doc):
+    try:
+        return doc.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise TranslationError(f"{doc} is not UTF-8 (byte {err.start}); save it as UTF-8") \
+            from None
 
 
 def report():
@@ -141,17 +155,19 @@ def report():
                   for _, what in problems(text, markdown=False)]
     for doc in documents():
         lines += [f"{doc.relative_to(REPO_ROOT)} line {n}: {what}"
-                  for n, what in problems(doc.read_text(encoding="utf-8"))]
+                  for n, what in problems(read_document(doc))]
     return lines
 
 
 def fix_all():
-    """Apply fix() to every Chinese markdown cell, caption and document; return what changed."""
+    """Apply fix() to every Chinese markdown cell, caption and document; return what changed.
+
+    Everything is read and fixed before the first write, and written all or none.
+    """
     import nbformat
-    from utils.course.exports import replace_text
-    changed = []
+    changed, files = [], {}
     for nb_path in sorted(ZH_DIR.glob("*.ipynb")):
-        nb = nbformat.read(nb_path, as_version=4)
+        nb = read_notebook(nb_path)
         before = len(changed)
         for cell in nb.cells:
             new = fix(cell.source) if cell.cell_type == "markdown" else cell.source
@@ -159,23 +175,24 @@ def fix_all():
                 cell.source = new
                 changed.append(f"{nb_path.stem} {cell.get('id')}")
         if len(changed) > before:
-            replace_text(nb_path, nbformat.writes(nb) + "\n")
-    data = json.loads(CAPTIONS.read_text(encoding="utf-8"))
+            files[nb_path] = nbformat.writes(nb) + "\n"
+    data = read_all_captions()
     names = []
     for stem, figures in data.items():
-        for name, entry in figures.items():
-            new = fix(entry["zh"], markdown=False)
-            if new != entry["zh"]:
-                entry["zh"] = new
+        for name, record in figures.items():
+            new = fix(written_caption(record), markdown=False)
+            if new != written_caption(record):
+                figures[name] = {**record, "zh": new}
                 names.append(f"captions.json {stem} {name}")
     if names:  # the layout the translation tool writes
-        replace_text(CAPTIONS, captions_text(data))
+        files[ZH_DIR / CAPTIONS] = captions_text(data)
         changed += names
     for doc in documents():
-        text = doc.read_text(encoding="utf-8")
+        text = read_document(doc)
         if fix(text) != text:
-            replace_text(doc, fix(text))
+            files[doc] = fix(text)
             changed.append(str(doc.relative_to(REPO_ROOT)))
+    write_all(REPO_ROOT, files)
     return changed
 
 
@@ -184,13 +201,20 @@ def main(argv=None):
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["check", "fix"])
     args = parser.parse_args(argv)
-    if args.command == "fix":
-        changed = fix_all()
-        print("\n".join(changed) or "nothing to change")
-        if changed:
-            print("restamp the changed cells and captions: "
-                  "python -m utils.course.translation stamp --all-current")
-    found = report()
+    try:
+        if args.command == "fix":
+            changed = fix_all()
+            print("\n".join(changed) or "nothing to change")
+            if changed:
+                print("restamp the changed cells and captions: "
+                      "python -m utils.course.translation stamp --all-current")
+        found = report()
+    except TranslationError as err:  # a damaged notebook or captions.json, named
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a file that vanished or cannot be read or written
+        print(f"error: {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
+        return 2
     print("\n".join(found) or "the Chinese edition follows the style")
     return 1 if found else 0
 
