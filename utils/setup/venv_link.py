@@ -8,6 +8,7 @@ import os
 import sys
 import sysconfig
 
+from utils import write_atomically
 from utils.setup.mxnet_numpy_compat import ENABLED_FROM
 
 HERE = os.path.dirname(os.path.abspath(__file__))  # utils/setup
@@ -17,10 +18,8 @@ HOOK_LINE = "import mxnet_numpy_compat; mxnet_numpy_compat.install()\n"
 
 
 def write_whole(path, text):
-    """Whole or not at all: a new name, then renamed into place."""
-    with open(path + ".tmp", "w") as out:
-        out.write(text)
-    os.replace(path + ".tmp", path)
+    """Whole or not at all, through the collection's one atomic write."""
+    write_atomically(path, lambda tmp: tmp.write_text(text))
 
 
 def link(site_packages=None, version_info=None):
