@@ -608,7 +608,7 @@ def stamp(stem, ids=(), en_dir=EN_DIR, zh_dir=ZH_DIR, all_current=False):
     if done:
         captions[stem] = ours
         write_all(zh_dir, {zh_path: nbformat.writes(zh) + "\n",
-                            Path(zh_dir) / CAPTIONS: captions_text(captions)})
+                           Path(zh_dir) / CAPTIONS: captions_text(captions)})
     return done, left
 
 
